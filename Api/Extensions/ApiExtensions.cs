@@ -1,0 +1,67 @@
+using Kiln.Api.Readings;
+using Kiln.Api.Security;
+using Kiln.Api.Sensors;
+using Kiln.Shared;
+using Kiln.Shared.Schema;
+using Microsoft.AspNetCore.Http.Json;
+
+namespace Kiln.Api.Extensions;
+
+internal static class ApiExtensions
+{
+    /// <summary>Request bodies larger than this are refused before they are read (a 5,000-reading batch is ~0.5 MiB).</summary>
+    private const long MaxRequestBodyBytes = 2 * 1024 * 1024;
+
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddNpgsqlDataSource(Topology.Resources.Database);
+        builder.AddRedisClient(Topology.Resources.Cache);
+        builder.AddKafkaProducer<string, string>(Topology.Resources.Kafka, producer =>
+        {
+            // A request waits for the broker's acknowledgement; it must fail within bounded time, not hang.
+            producer.MessageTimeoutMs = (int)IngestOptions.From(builder.Configuration).DeliveryTimeout.TotalMilliseconds;
+        });
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(kestrel => kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
+        builder.Services.AddKilnProblemDetails();
+        builder.Services.AddOpenApi();
+
+        builder.Services.AddSingleton<SchemaMigrator>();
+        builder.Services.AddSingleton<DatabaseReadiness>();
+        builder.Services.AddHostedService<DatabaseInitializer>();
+        builder.Services.AddHealthChecks().AddCheck<DatabaseReadiness>("schema", tags: [Kiln.ServiceDefaults.HealthEndpoints.ReadyTag]);
+
+        builder.AddApiKeyAuthentication();
+        builder.Services.AddSingleton(IngestOptions.From(builder.Configuration));
+        builder.Services.AddSingleton<SensorStore>();
+        builder.Services.AddSingleton<SensorCatalog>();
+        builder.Services.AddSingleton<ReadingPublisher>();
+        builder.Services.AddSingleton<ReadingStore>();
+        builder.Services.AddSingleton<LatestValueStore>();
+    }
+
+    public static void UseApiPipeline(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseSecurityHeaders();
+        app.UseAuthentication();
+        app.UseAuthorization();
+    }
+
+    /// <summary>An API answers with data, never with a page: nothing may frame, sniff or run it.</summary>
+    private static void UseSecurityHeaders(this WebApplication app) =>
+        app.Use((context, next) =>
+        {
+            var headers = context.Response.Headers;
+            headers.XContentTypeOptions = "nosniff";
+            headers.XFrameOptions = "DENY";
+            headers["Referrer-Policy"] = "no-referrer";
+            headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
+            headers.CacheControl = "no-store";
+            return next(context);
+        });
+}

@@ -1,0 +1,18 @@
+using Kiln.Api.Extensions;
+using Kiln.Api.Readings;
+using Kiln.Api.Sensors;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddApplicationServices();
+
+var app = builder.Build();
+
+app.UseApiPipeline();
+app.MapDefaultEndpoints();
+app.MapOpenApi();
+app.MapSensorsApi();
+app.MapReadingsApi();
+
+app.Run();

@@ -1,0 +1,56 @@
+using System.Text.Json;
+using Confluent.Kafka;
+using Kiln.ServiceDefaults.Kafka;
+using Kiln.Shared;
+using Kiln.Shared.Readings;
+
+namespace Kiln.Api.Readings;
+
+/// <summary>
+/// Produces accepted readings to <c>kiln.readings</c>, keyed by sensor id (so one sensor's readings stay
+/// in order on one partition), and returns only once the broker has acknowledged every one of them
+/// (acks=all, idempotent producer) or the delivery timeout has passed.
+/// </summary>
+internal sealed class ReadingPublisher(IProducer<string, string> producer, IngestOptions options)
+{
+    public async Task<bool> PublishAsync(IReadOnlyList<ReadingMessage> readings, CancellationToken cancellationToken)
+    {
+        if (readings.Count == 0)
+        {
+            return true;
+        }
+
+        // One publish span for the batch; every message carries its context.
+        var traceHeaders = new Headers();
+        using var activity = KafkaTracing.StartPublish(Topology.Topics.Readings, traceHeaders);
+        activity?.SetTag("messaging.batch.message_count", readings.Count);
+        var deliveries = new Task<DeliveryResult<string, string>>[readings.Count];
+        for (var i = 0; i < readings.Count; i++)
+        {
+            var headers = new Headers();
+            foreach (var header in traceHeaders)
+            {
+                headers.Add(header.Key, header.GetValueBytes());
+            }
+
+            deliveries[i] = producer.ProduceAsync(Topology.Topics.Readings, new Message<string, string>
+            {
+                Key = readings[i].SensorId,
+                Value = JsonSerializer.Serialize(readings[i], ReadingMessageJsonContext.Default.ReadingMessage),
+                Headers = headers,
+            }, CancellationToken.None);
+        }
+
+        try
+        {
+            // The producer's own message timeout bounds each delivery; this bounds the request as a whole.
+            await Task.WhenAll(deliveries).WaitAsync(options.DeliveryTimeout + TimeSpan.FromSeconds(2), cancellationToken);
+            return true;
+        }
+        catch (Exception ex) when (ex is ProduceException<string, string> or KafkaException or TimeoutException)
+        {
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, ex.Message);
+            return false;
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using Kiln.Shared.Sensors;
+
+namespace Kiln.Api.Sensors;
+
+/// <summary>Thresholds with hysteresis and an optional rate of change (units per second).</summary>
+internal sealed record AlertRule(double? Low, double? High, double Hysteresis = 0, double? RateOfChange = null)
+{
+    /// <summary>Null when the rule is consistent, else why not.</summary>
+    public string? Validate()
+    {
+        double?[] values = [Low, High, Hysteresis, RateOfChange];
+        if (values.Any(v => v is { } x && !double.IsFinite(x)))
+        {
+            return "rule values must be finite numbers";
+        }
+
+        if (Hysteresis < 0)
+        {
+            return "rule.hysteresis must not be negative";
+        }
+
+        if (Low is { } low && High is { } high && low >= high)
+        {
+            return "rule.low must be below rule.high";
+        }
+
+        if (RateOfChange is <= 0)
+        {
+            return "rule.rateOfChange must be positive";
+        }
+
+        return null;
+    }
+}
+
+internal sealed record SensorDefinition(string? Site, string? Kind, string? Unit, AlertRule? Rule)
+{
+    /// <summary>Null when the definition may be stored under <paramref name="id"/>, else the reason.</summary>
+    public string? Validate(string id)
+    {
+        if (SensorId.Validate(id) is { } idProblem)
+        {
+            return idProblem;
+        }
+
+        if (string.IsNullOrWhiteSpace(Site) || string.IsNullOrWhiteSpace(Kind) || string.IsNullOrWhiteSpace(Unit))
+        {
+            return "site, kind and unit are required";
+        }
+
+        if (Site != SensorId.SiteOf(id))
+        {
+            return $"site '{Site}' does not match the sensor id, whose first segment is '{SensorId.SiteOf(id)}'";
+        }
+
+        if (Kind.Length > 64 || Unit.Length > 32)
+        {
+            return "kind is at most 64 characters and unit at most 32";
+        }
+
+        return Rule?.Validate();
+    }
+}
+
+internal sealed record Sensor(string Id, string Site, string Kind, string Unit, AlertRule? Rule, DateTimeOffset UpdatedAt);
+
+internal sealed record LatestReading(string SensorId, DateTimeOffset Timestamp, double Value);

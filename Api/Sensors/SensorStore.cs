@@ -1,0 +1,76 @@
+using System.Text.Json;
+using Kiln.Shared.Readings;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Kiln.Api.Sensors;
+
+/// <summary>Sensors in PostgreSQL.</summary>
+internal sealed class SensorStore(NpgsqlDataSource dataSource)
+{
+    private const string Columns = "id, site, kind, unit, rule, updated_at";
+
+    /// <summary>Creates or updates; returns the stored sensor and whether it was created.</summary>
+    public async Task<(Sensor Sensor, bool Created)> UpsertAsync(string id, SensorDefinition definition, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            INSERT INTO sensors (id, site, kind, unit, rule) VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (id) DO UPDATE SET site = EXCLUDED.site, kind = EXCLUDED.kind, unit = EXCLUDED.unit,
+                rule = EXCLUDED.rule, updated_at = now()
+            RETURNING {Columns}, (xmax = 0) AS created
+            """);
+        command.Parameters.AddWithValue(id);
+        command.Parameters.AddWithValue(definition.Site!);
+        command.Parameters.AddWithValue(definition.Kind!);
+        command.Parameters.AddWithValue(definition.Unit!);
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = definition.Rule is null ? DBNull.Value : JsonSerializer.Serialize(definition.Rule, KilnJson.Options) });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (Read(reader), reader.GetBoolean(6));
+    }
+
+    public async Task<Sensor?> FindAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM sensors WHERE id = $1");
+        command.Parameters.AddWithValue(id);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+    }
+
+    public async Task<IReadOnlyList<Sensor>> ListAsync(string? site, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM sensors WHERE $1::text IS NULL OR site = $1 ORDER BY id");
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)site ?? DBNull.Value });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var sensors = new List<Sensor>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            sensors.Add(Read(reader));
+        }
+
+        return sensors;
+    }
+
+    /// <summary>The sites of those of <paramref name="ids"/> that exist.</summary>
+    public async Task<Dictionary<string, string>> SitesOfAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT id, site FROM sensors WHERE id = ANY($1)");
+        command.Parameters.AddWithValue(ids.ToArray());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var sites = new Dictionary<string, string>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            sites[reader.GetString(0)] = reader.GetString(1);
+        }
+
+        return sites;
+    }
+
+    private static Sensor Read(NpgsqlDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetString(1),
+        reader.GetString(2),
+        reader.GetString(3),
+        reader.IsDBNull(4) ? null : JsonSerializer.Deserialize<AlertRule>(reader.GetString(4), KilnJson.Options),
+        reader.GetFieldValue<DateTimeOffset>(5));
+}

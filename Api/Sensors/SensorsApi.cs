@@ -1,0 +1,91 @@
+using Kiln.Api.Readings;
+using Kiln.Api.Security;
+using Kiln.Shared.Sensors;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Kiln.Api.Sensors;
+
+internal static class SensorsApi
+{
+    public static IEndpointRouteBuilder MapSensorsApi(this IEndpointRouteBuilder app)
+    {
+        var sensors = app.MapGroup("/api/v1/sensors").WithTags("Sensors");
+
+        sensors.MapPut("/{id}", PutSensor).RequireAuthorization(ApiKeyScopes.Admin);
+        sensors.MapGet("/", ListSensors).RequireAuthorization(ApiKeyScopes.Read);
+        sensors.MapGet("/{id}", GetSensor).RequireAuthorization(ApiKeyScopes.Read);
+        sensors.MapGet("/{id}/latest", GetLatest).RequireAuthorization(ApiKeyScopes.Read);
+        sensors.MapGet("/{id}/readings", GetReadings).RequireAuthorization(ApiKeyScopes.Read);
+        return app;
+    }
+
+    private static async Task<Results<Created<Sensor>, Ok<Sensor>, ProblemHttpResult>> PutSensor(
+        string id, SensorDefinition definition, SensorStore store, SensorCatalog catalog, CancellationToken cancellationToken)
+    {
+        if (definition.Validate(id) is { } problem)
+        {
+            return Problems.BadRequest("The sensor is not valid.", problem);
+        }
+
+        var (sensor, created) = await store.UpsertAsync(id, definition, cancellationToken);
+        catalog.Remember(sensor);
+        return created ? TypedResults.Created($"/api/v1/sensors/{id}", sensor) : TypedResults.Ok(sensor);
+    }
+
+    private static async Task<Ok<SensorList>> ListSensors(string? site, SensorStore store, CancellationToken cancellationToken) =>
+        TypedResults.Ok(new SensorList(await store.ListAsync(site, cancellationToken)));
+
+    private static async Task<Results<Ok<Sensor>, ProblemHttpResult>> GetSensor(string id, SensorStore store, CancellationToken cancellationToken) =>
+        await store.FindAsync(id, cancellationToken) is { } sensor ? TypedResults.Ok(sensor) : Problems.UnknownSensor(id);
+
+    private static async Task<Results<Ok<LatestReading>, ProblemHttpResult>> GetLatest(
+        string id, SensorStore sensors, LatestValueStore latest, CancellationToken cancellationToken)
+    {
+        if (SensorId.Validate(id) is { } problem)
+        {
+            return Problems.BadRequest("The sensor id is not valid.", problem);
+        }
+
+        if (await latest.FindAsync(id, cancellationToken) is { } reading)
+        {
+            return TypedResults.Ok(reading);
+        }
+
+        return await sensors.FindAsync(id, cancellationToken) is null
+            ? Problems.UnknownSensor(id)
+            : Problems.NotFound("No readings yet.", $"Sensor '{id}' exists but has no stored readings.");
+    }
+
+    private static async Task<Results<Ok<ReadingPage>, ProblemHttpResult>> GetReadings(
+        string id, DateTimeOffset? from, DateTimeOffset? to, int? limit, string? cursor,
+        SensorStore sensors, ReadingStore readings, CancellationToken cancellationToken)
+    {
+        var (request, error) = ReadingPageRequest.Parse(id, from, to, limit, cursor);
+        if (request is null)
+        {
+            return Problems.BadRequest("The query is not valid.", error!);
+        }
+
+        if (await sensors.FindAsync(id, cancellationToken) is null)
+        {
+            return Problems.UnknownSensor(id);
+        }
+
+        return TypedResults.Ok(await readings.PageAsync(request, cancellationToken));
+    }
+
+    internal sealed record SensorList(IReadOnlyList<Sensor> Items);
+}
+
+/// <summary>The problem responses endpoints return (all RFC 9457; the trace id is added centrally).</summary>
+internal static class Problems
+{
+    public static ProblemHttpResult BadRequest(string title, string detail) =>
+        TypedResults.Problem(title: title, detail: detail, statusCode: StatusCodes.Status400BadRequest);
+
+    public static ProblemHttpResult NotFound(string title, string detail) =>
+        TypedResults.Problem(title: title, detail: detail, statusCode: StatusCodes.Status404NotFound);
+
+    public static ProblemHttpResult UnknownSensor(string id) =>
+        NotFound("Unknown sensor.", $"No sensor '{id}' exists; create it with PUT /api/v1/sensors/{id}.");
+}

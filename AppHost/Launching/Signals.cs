@@ -1,0 +1,22 @@
+using System.Runtime.InteropServices;
+
+namespace Kiln.AppHost.Launching;
+
+/// <summary>POSIX signals to a process or to its whole process group (each child leads its own).</summary>
+internal static partial class Signals
+{
+    public const int SigInt = 2;
+    public const int SigKill = 9;
+    public const int SigTerm = 15;
+
+    /// <summary>Sends <paramref name="signal"/> to the process group led by <paramref name="pid"/>; false if it is gone.</summary>
+    public static bool SendToGroup(int pid, int signal) => Kill(-pid, signal) == 0 || Kill(pid, signal) == 0;
+
+    public static bool Send(int pid, int signal) => Kill(pid, signal) == 0;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    public static partial uint GetEffectiveUserId();
+}

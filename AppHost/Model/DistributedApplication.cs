@@ -1,0 +1,242 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Kiln.AppHost.Health;
+using Kiln.AppHost.Launching;
+using Kiln.AppHost.Provisioning;
+using Kiln.AppHost.Resources;
+
+namespace Kiln.AppHost.Model;
+
+/// <summary>
+/// Runs the declared system: provisions what the machine lacks, starts each resource once the ones it
+/// waits for are healthy (independent ones in parallel), writes <c>endpoints.json</c>, and on stop ends
+/// projects first, then backing services, removing <c>endpoints.json</c>.
+/// </summary>
+internal sealed class DistributedApplication : IAsyncDisposable
+{
+    private static readonly JsonSerializerOptions IndentedJson = new() { WriteIndented = true };
+    private readonly DistributedApplicationBuilder _builder;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly StateDirectory _state;
+    private RunContext? _context;
+    private bool _started;
+    private int _stopped;
+
+    internal DistributedApplication(DistributedApplicationBuilder builder)
+    {
+        _builder = builder;
+        _state = new StateDirectory(builder.StateDirectory);
+    }
+
+    /// <summary>Set by a test host: <see cref="Run"/> then hands the application over instead of running it.</summary>
+    internal static Action<DistributedApplication>? TestingHook { get; set; }
+
+    /// <summary>Echo resources' output to the console (tests keep it per resource only).</summary>
+    internal bool EchoOutput { get; set; } = true;
+
+    public IReadOnlyList<Resource> Resources => _builder.Resources;
+
+    public Secrets Secrets => _context?.Secrets ?? throw new InvalidOperationException("The application has not started.");
+
+    public string StateRoot => _state.Root;
+
+    internal RunContext Context => _context ?? throw new InvalidOperationException("The application has not started.");
+
+    public T Resource<T>(string name) where T : Resource =>
+        _builder.Resources.OfType<T>().FirstOrDefault(r => r.Name == name)
+        ?? throw new KeyNotFoundException($"No {typeof(T).Name} named '{name}'.");
+
+    /// <summary>Runs until Ctrl+C or SIGTERM; returns the process exit code.</summary>
+    public int Run()
+    {
+        if (TestingHook is { } hook)
+        {
+            hook(this);
+            return 0;
+        }
+
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStopSignal);
+        try
+        {
+            var stopwatch = Stopwatch.StartNew();
+            StartAsync(_stopping.Token).GetAwaiter().GetResult();
+            Context.Say($"all {Resources.Count} resources healthy in {stopwatch.Elapsed.TotalSeconds:0.0} s");
+            PrintSummary();
+            _stopping.Token.WaitHandle.WaitOne();
+            return 0;
+        }
+        catch (Exception ex) when (ex is ProvisioningException or ResourceFailedException)
+        {
+            Console.Error.WriteLine($"apphost     | {ex.Message}");
+            return 1;
+        }
+        catch (OperationCanceledException)
+        {
+            return 0;
+        }
+        finally
+        {
+            Console.WriteLine("apphost     | stopping…");
+            DisposeAsync().AsTask().GetAwaiter().GetResult();
+            Console.WriteLine("apphost     | stopped; no resource process remains");
+        }
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_started)
+        {
+            throw new InvalidOperationException("The application is already started.");
+        }
+
+        _started = true;
+        var console = new ConsoleSink(EchoOutput);
+        if (_builder.Fresh)
+        {
+            console.Write("apphost", $"--fresh: wiping {_state.Root}");
+            WipeExternalData();
+            _state.Wipe();
+        }
+
+        _state.Create();
+        var processes = new ProcessRegistry(_state.ProcessesFile);
+        foreach (var leftover in processes.EndLeftovers())
+        {
+            console.Write("apphost", $"ended {leftover}, left running by an AppHost that did not shut down");
+        }
+
+        File.Delete(_state.EndpointsFile);
+        _context = new RunContext(_state, Secrets.LoadOrCreate(_state.SecretsFile), _builder.Configuration, console, processes)
+        {
+            Stopping = _stopping.Token,
+        };
+
+        await new MachineProvisioner(console).EnsureAsync([.. Resources.SelectMany(r => r.Prerequisites(_context))], cancellationToken);
+
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+        var started = new Dictionary<Resource, Task>();
+        foreach (var resource in Resources)
+        {
+            _ = Start(resource);
+        }
+
+        await Task.WhenAll(started.Values);
+        await WriteEndpointsAsync();
+
+        Task Start(Resource resource)
+        {
+            if (!started.TryGetValue(resource, out var task))
+            {
+                var dependencies = resource.WaitsFor.Select(Start).ToArray();
+                task = StartAfterAsync(resource, dependencies, linked.Token);
+                started[resource] = task;
+            }
+
+            return task;
+        }
+    }
+
+    private async Task StartAfterAsync(Resource resource, Task[] dependencies, CancellationToken cancellationToken)
+    {
+        resource.State = ResourceState.Waiting;
+        await Task.WhenAll(dependencies);
+        resource.State = ResourceState.Starting;
+        var stopwatch = Stopwatch.StartNew();
+        try
+        {
+            await resource.StartAsync(Context, cancellationToken);
+        }
+        catch
+        {
+            resource.State = ResourceState.FailedToStart;
+            throw;
+        }
+
+        resource.State = ResourceState.Running;
+        Context.Say($"{resource.Name} ({resource.Type}) healthy after {stopwatch.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync();
+        if (_context is null)
+        {
+            return;
+        }
+
+        File.Delete(_state.EndpointsFile);
+        // Projects first (they may flush to the backing services), then what they depended on.
+        await Task.WhenAll(Resources.OfType<ProjectResource>().Select(StopQuietly));
+        await Task.WhenAll(Resources.Where(r => r is not ProjectResource).Select(StopQuietly));
+        foreach (var resource in Resources)
+        {
+            resource.State = ResourceState.Finished;
+        }
+    }
+
+    private async Task StopQuietly(Resource resource)
+    {
+        try
+        {
+            await resource.StopAsync();
+        }
+        catch (Exception ex) when (ex is TimeoutException or InvalidOperationException)
+        {
+            Context.Say($"{resource.Name} did not stop cleanly: {ex.Message}");
+        }
+    }
+
+    private async Task WriteEndpointsAsync()
+    {
+        var endpoints = Resources
+            .Select(r => (r.Name, Endpoint: r.DescribeEndpoint()))
+            .Where(e => e.Endpoint is not null)
+            .ToDictionary(e => e.Name, e => e.Endpoint);
+        var temp = _state.EndpointsFile + ".tmp";
+        await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(endpoints, IndentedJson));
+        File.Move(temp, _state.EndpointsFile, overwrite: true);
+    }
+
+    private void PrintSummary()
+    {
+        foreach (var project in Resources.OfType<ProjectResource>())
+        {
+            Context.Say($"{project.Name,-8} {string.Join("  ", project.Urls.Select(u => u.ToString().TrimEnd('/')))}");
+        }
+
+        Context.Say($"endpoints: {_state.EndpointsFile}; secrets (API keys): {_state.SecretsFile}");
+        Context.Say("press Ctrl+C to stop everything");
+    }
+
+    /// <summary>Data a resource had to keep outside <c>.apphost/</c> (see PostgresServerResource.DataHome).</summary>
+    private void WipeExternalData()
+    {
+        if (!Directory.Exists(_state.Root))
+        {
+            return;
+        }
+
+        foreach (var pointer in Directory.EnumerateFiles(_state.Root, "LOCATION", SearchOption.AllDirectories))
+        {
+            var outside = File.ReadAllText(pointer).Trim();
+            if (outside.StartsWith("/var/tmp/kiln-", StringComparison.Ordinal) && Directory.Exists(outside))
+            {
+                Directory.Delete(outside, recursive: true);
+            }
+        }
+    }
+
+    private void OnStopSignal(PosixSignalContext context)
+    {
+        // Keep the process alive: Run() stops the resources in order, then returns.
+        context.Cancel = true;
+        _stopping.Cancel();
+    }
+}

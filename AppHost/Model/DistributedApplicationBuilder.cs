@@ -1,0 +1,48 @@
+using Kiln.AppHost.Provisioning;
+using Microsoft.Extensions.Configuration;
+
+namespace Kiln.AppHost.Model;
+
+/// <summary>
+/// Declares the system: <c>Add*</c> resources, references and waits, then <see cref="Build"/>. The
+/// command line takes <c>--fresh</c> (wipe <c>.apphost/</c> first) and <c>--state-dir DIR</c>.
+/// </summary>
+internal sealed class DistributedApplicationBuilder
+{
+    private readonly List<Resource> _resources = [];
+
+    private DistributedApplicationBuilder(string[] args)
+    {
+        Fresh = args.Contains("--fresh");
+        var remaining = args.Where(a => a != "--fresh").ToArray();
+        Configuration = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddEnvironmentVariables()
+            .AddCommandLine(remaining, new Dictionary<string, string> { ["--state-dir"] = "Kiln:StateDirectory" })
+            .Build();
+        StateDirectory = Configuration["Kiln:StateDirectory"] ?? Provisioning.StateDirectory.DefaultRoot();
+    }
+
+    public static DistributedApplicationBuilder CreateBuilder(string[] args) => new(args);
+
+    public IConfiguration Configuration { get; }
+
+    public bool Fresh { get; }
+
+    public string StateDirectory { get; }
+
+    public IReadOnlyList<Resource> Resources => _resources;
+
+    public ResourceBuilder<T> AddResource<T>(T resource) where T : Resource
+    {
+        if (_resources.Any(r => r.Name == resource.Name))
+        {
+            throw new InvalidOperationException($"A resource named '{resource.Name}' is already declared.");
+        }
+
+        _resources.Add(resource);
+        return new ResourceBuilder<T>(this, resource);
+    }
+
+    public DistributedApplication Build() => new(this);
+}

@@ -1,0 +1,58 @@
+using Kiln.AppHost.Provisioning;
+
+namespace Kiln.AppHost.Model;
+
+/// <summary>Lifecycle states, named as the Aspire dashboard names them.</summary>
+internal enum ResourceState
+{
+    NotStarted,
+    Waiting,
+    Starting,
+    Running,
+    FailedToStart,
+    Exited,
+    Finished,
+}
+
+/// <summary>How a backing service is run (SPEC.md: container, local or existing).</summary>
+internal enum ResourceMode
+{
+    Local,
+    Existing,
+}
+
+/// <summary>
+/// Something the AppHost runs or points at. A kind of resource is one file: the resource, its
+/// builder extension and how it starts, reports health and stops.
+/// </summary>
+internal abstract class Resource(string name)
+{
+    public string Name { get; } = name;
+
+    /// <summary>The kind shown to people: project, postgres, redis, kafka…</summary>
+    public abstract string Type { get; }
+
+    public ResourceState State { get; internal set; } = ResourceState.NotStarted;
+
+    /// <summary>Resources that must be healthy before this one starts.</summary>
+    public IList<Resource> WaitsFor { get; } = [];
+
+    internal virtual IEnumerable<Prerequisite> Prerequisites(RunContext context) => [];
+
+    /// <summary>Starts the resource and returns once it is healthy.</summary>
+    internal abstract Task StartAsync(RunContext context, CancellationToken cancellationToken);
+
+    internal abstract Task StopAsync();
+
+    /// <summary>This resource's entry in <c>endpoints.json</c> (no secrets), or null for none.</summary>
+    internal abstract object? DescribeEndpoint();
+}
+
+/// <summary>A resource that services reach through <c>ConnectionStrings__{Name}</c>.</summary>
+internal interface IResourceWithConnectionString
+{
+    string Name { get; }
+
+    /// <summary>Available once the resource is running.</summary>
+    string ConnectionString { get; }
+}

@@ -1,0 +1,36 @@
+using System.Collections.Concurrent;
+using Kiln.AppHost.Launching;
+using Kiln.AppHost.Provisioning;
+using Microsoft.Extensions.Configuration;
+
+namespace Kiln.AppHost.Model;
+
+/// <summary>What every resource needs while it runs: state folder, secrets, logs, process registry, settings.</summary>
+internal sealed class RunContext(StateDirectory state, Secrets secrets, IConfiguration configuration, ConsoleSink console, ProcessRegistry processes)
+{
+    private readonly ConcurrentDictionary<string, ResourceLog> _logs = new();
+
+    public StateDirectory State { get; } = state;
+    public Secrets Secrets { get; } = secrets;
+    public IConfiguration Configuration { get; } = configuration;
+    public ConsoleSink Console { get; } = console;
+    public ProcessRegistry Processes { get; } = processes;
+
+    /// <summary>Set when the AppHost is stopping: exits are then expected, not crashes to restart.</summary>
+    public CancellationToken Stopping { get; init; }
+
+    /// <summary>The OTLP/HTTP endpoint handed to services, when something receives telemetry.</summary>
+    public Uri? OtlpEndpoint { get; init; }
+
+    public bool IsDevelopment { get; init; } = true;
+
+    public ResourceLog LogFor(string resource) => _logs.GetOrAdd(resource, name => new ResourceLog(name, Console));
+
+    public IReadOnlyDictionary<string, ResourceLog> Logs => _logs;
+
+    /// <summary>Existing mode: a connection string configured for the resource in the AppHost's own configuration.</summary>
+    public string? ExistingConnectionString(string resource) =>
+        Configuration.GetConnectionString(resource) is { Length: > 0 } value ? value : null;
+
+    public void Say(string message) => Console.Write("apphost", message);
+}

@@ -1,0 +1,35 @@
+using Kiln.AppHost.Model;
+using Kiln.AppHost.Resources;
+using Kiln.Shared;
+using Kiln.Shared.Security;
+using static Kiln.Shared.Topology;
+
+var builder = DistributedApplicationBuilder.CreateBuilder(args);
+
+var postgres = builder.AddPostgres("pg");
+var db = postgres.AddDatabase(Resources.Database);
+var cache = builder.AddRedis(Resources.Cache);
+var kafka = builder.AddKafka(Resources.Kafka)
+    .WithTopic(Topics.Readings, partitions: 6)
+    .WithTopic(Topics.ReadingsDeadLetter, partitions: 6)
+    .WithTopic(Topics.Alerts, partitions: 1);
+
+var api = builder.AddProject(Resources.Api, "Kiln.Api")
+    .WithReference(db).WaitFor(db)
+    .WithReference(cache).WaitFor(cache)
+    .WithReference(kafka).WaitFor(kafka)
+    .WithEnvironment("Kiln__BootstrapKeys__Admin", run => ApiKeyHash.Compute(run.Secrets.AdminApiKey))
+    .WithEnvironment("Kiln__BootstrapKeys__Ingest", run => ApiKeyHash.Compute(run.Secrets.IngestApiKey))
+    .WithEnvironment("Kiln__BootstrapKeys__Read", run => ApiKeyHash.Compute(run.Secrets.ReadApiKey));
+
+builder.AddProject(Resources.Worker, "Kiln.Worker")
+    .WithReplicas(2)
+    .WithReference(db).WaitFor(db)
+    .WithReference(cache).WaitFor(cache)
+    .WithReference(kafka).WaitFor(kafka);
+
+builder.AddProject(Resources.Web, "Kiln.Web")
+    .WithReference(api).WaitFor(api)
+    .WithEnvironment("Kiln__Api__Key", run => run.Secrets.ReadApiKey);
+
+return builder.Build().Run();

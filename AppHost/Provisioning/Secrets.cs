@@ -1,0 +1,78 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Kiln.Shared.Security;
+
+namespace Kiln.AppHost.Provisioning;
+
+/// <summary>
+/// The secrets the AppHost generates once and keeps in <c>.apphost/secrets.json</c> (mode 600). They
+/// are handed to the resources that need them and never printed or logged.
+/// </summary>
+internal sealed record Secrets
+{
+    public required string PostgresPassword { get; init; }
+    public required string CachePassword { get; init; }
+    public required string AdminApiKey { get; init; }
+    public required string IngestApiKey { get; init; }
+    public required string ReadApiKey { get; init; }
+    public required string DashboardToken { get; init; }
+    public required string OperatorPassword { get; init; }
+    public required string OtlpApiKey { get; init; }
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        WriteIndented = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
+    };
+
+    public static Secrets LoadOrCreate(string path)
+    {
+        if (File.Exists(path))
+        {
+            try
+            {
+                return JsonSerializer.Deserialize<Secrets>(File.ReadAllText(path), Json)
+                    ?? throw new JsonException("empty");
+            }
+            catch (JsonException ex)
+            {
+                throw new InvalidOperationException(
+                    $"{path} is unreadable ({ex.Message}). Start with --fresh to generate new secrets (this also wipes local data).", ex);
+            }
+        }
+
+        var secrets = new Secrets
+        {
+            PostgresPassword = NewPassword(),
+            CachePassword = NewPassword(),
+            AdminApiKey = ApiKeyHash.NewKey(),
+            IngestApiKey = ApiKeyHash.NewKey(),
+            ReadApiKey = ApiKeyHash.NewKey(),
+            DashboardToken = NewPassword(),
+            OperatorPassword = NewPassword(),
+            OtlpApiKey = NewPassword(),
+        };
+
+        // Create the file owner-only before the secrets are written into it.
+        using (var stream = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        }))
+        {
+            JsonSerializer.Serialize(stream, secrets, Json);
+        }
+
+        return secrets;
+    }
+
+    /// <summary>32 characters from [A-Za-z0-9]: no quoting trouble in any connection string or config file.</summary>
+    public static string NewPassword() =>
+        RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 32);
+
+    /// <summary>Never let a record's generated ToString put a secret in a log.</summary>
+    public override string ToString() => "Secrets { *** }";
+}

@@ -1,0 +1,53 @@
+namespace Kiln.AppHost.Provisioning;
+
+/// <summary>
+/// <c>.apphost/</c> beside the solution: data of local resources (kept across runs), generated
+/// secrets (owner-only), the endpoints file and the process registry. <c>--fresh</c> wipes it.
+/// </summary>
+internal sealed class StateDirectory
+{
+    public StateDirectory(string root)
+    {
+        Root = Path.GetFullPath(root);
+    }
+
+    public string Root { get; }
+
+    public string SecretsFile => Path.Combine(Root, "secrets.json");
+    public string EndpointsFile => Path.Combine(Root, "endpoints.json");
+    public string ProcessesFile => Path.Combine(Root, "processes.json");
+
+    /// <summary>A resource's own folder, created on first use.</summary>
+    public string For(string resource)
+    {
+        var path = Path.Combine(Root, resource);
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    public void Create()
+    {
+        Directory.CreateDirectory(Root);
+        // Owner-only listing; others may traverse (execute) so a server running as its own system
+        // user (PostgreSQL as 'postgres') can reach the folder it was given inside.
+        File.SetUnixFileMode(Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+    }
+
+    public void Wipe()
+    {
+        if (Directory.Exists(Root))
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+    }
+
+    /// <summary>The default: <c>.apphost/</c> in the repository the AppHost was built from.</summary>
+    public static string DefaultRoot()
+    {
+        var root = typeof(StateDirectory).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .Cast<System.Reflection.AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "kiln-repository-root")?.Value;
+        return Path.Combine(root ?? Environment.CurrentDirectory, ".apphost");
+    }
+}

@@ -1,0 +1,273 @@
+using Kiln.AppHost.Health;
+using Kiln.AppHost.Launching;
+using Kiln.AppHost.Model;
+using Kiln.AppHost.Provisioning;
+using Npgsql;
+
+namespace Kiln.AppHost.Resources;
+
+/// <summary>
+/// A PostgreSQL server. Local mode runs the machine's server binaries (as the <c>postgres</c> user when
+/// the AppHost is root), scram-sha-256 over TCP on loopback only, data kept under <c>.apphost/</c>;
+/// its databases are created once it is ready. Existing mode uses the configured connection string.
+/// </summary>
+internal sealed class PostgresServerResource(string name) : Resource(name)
+{
+    private const string SuperUser = "postgres";
+    private ChildProcess? _process;
+    private string? _existingConnectionString;
+
+    public override string Type => "postgres";
+
+    public int Port { get; private set; }
+
+    public ResourceMode Mode { get; private set; }
+
+    internal List<PostgresDatabaseResource> Databases { get; } = [];
+
+    internal string? Password { get; private set; }
+
+    internal override IEnumerable<Prerequisite> Prerequisites(RunContext context)
+    {
+        if (Databases.All(d => context.ExistingConnectionString(d.Name) is not null) || context.ExistingConnectionString(Name) is not null)
+        {
+            yield break;
+        }
+
+        yield return new Prerequisite("PostgreSQL server binaries (postgres, initdb)", () => FindBinDirectory() is not null, ["postgresql"]);
+    }
+
+    internal string ConnectionStringFor(string database)
+    {
+        if (Mode == ResourceMode.Existing)
+        {
+            return new NpgsqlConnectionStringBuilder(_existingConnectionString) { Database = database }.ConnectionString;
+        }
+
+        return new NpgsqlConnectionStringBuilder
+        {
+            Host = "127.0.0.1",
+            Port = Port,
+            Username = SuperUser,
+            Password = Password,
+            Database = database,
+        }.ConnectionString;
+    }
+
+    internal override async Task StartAsync(RunContext context, CancellationToken cancellationToken)
+    {
+        if (context.ExistingConnectionString(Name) is { } existing)
+        {
+            Mode = ResourceMode.Existing;
+            _existingConnectionString = existing;
+            context.Say($"{Name}: existing server (ConnectionStrings__{Name}); nothing started");
+            await CreateDatabasesAsync(existing, cancellationToken);
+            return;
+        }
+
+        if (Databases.Count > 0 && Databases.All(d => context.ExistingConnectionString(d.Name) is not null))
+        {
+            Mode = ResourceMode.Existing;
+            context.Say($"{Name}: existing databases configured; nothing started");
+            return;
+        }
+
+        var bin = FindBinDirectory() ?? throw new ProvisioningException("PostgreSQL server binaries are missing: sudo apt-get install -y postgresql");
+        var runAs = Signals.GetEffectiveUserId() == 0 ? SuperUser : null;
+        var home = DataHome(context, runAs);
+        var dataDir = Path.Combine(home, "data");
+        var socketDir = Path.Combine(home, "run");
+        Directory.CreateDirectory(socketDir);
+        Chown(home, runAs);
+        Chown(socketDir, runAs);
+        Port = PortAllocator.Next();
+        Password = context.Secrets.PostgresPassword;
+        var log = context.LogFor(Name);
+
+        if (!File.Exists(Path.Combine(dataDir, "PG_VERSION")))
+        {
+            context.Say($"{Name}: first run, initialising a database cluster in {dataDir}");
+            await InitDbAsync(bin, dataDir, home, runAs, context, log, cancellationToken);
+        }
+
+        _process = await ChildProcess.StartAsync(new ProcessSpec(Path.Combine(bin, "postgres"),
+            ["-D", dataDir, "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+             "-c", "listen_addresses=127.0.0.1", "-c", $"unix_socket_directories={socketDir}"])
+        {
+            RunAsUser = runAs,
+            StopSignal = Signals.SigInt,
+        }, log, context.Processes);
+
+        // Trust over the owner-only Unix socket lets the AppHost (re)set the password from secrets.json
+        // each start, so data kept across runs always matches the current secret.
+        var local = new NpgsqlConnectionStringBuilder { Host = socketDir, Port = Port, Username = SuperUser, Database = "postgres", Timeout = 3 }.ConnectionString;
+        await HealthProbe.PollAsync(Name, _process.Exited, TimeSpan.FromSeconds(60), async ct =>
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(local);
+                await connection.OpenAsync(ct);
+                return null;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or IOException)
+            {
+                return ex.Message;
+            }
+        }, cancellationToken);
+
+        await using (var connection = new NpgsqlConnection(local))
+        {
+            await connection.OpenAsync(cancellationToken);
+            // ALTER ROLE takes no parameters; the password is [A-Za-z0-9] by construction.
+            await using var command = new NpgsqlCommand($"ALTER ROLE {SuperUser} PASSWORD '{Password}'", connection);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await CreateDatabasesAsync(local, cancellationToken);
+    }
+
+    internal override Task StopAsync() => _process?.StopAsync(TimeSpan.FromSeconds(10)) ?? Task.CompletedTask;
+
+    internal override object? DescribeEndpoint() => Mode == ResourceMode.Existing ? null : new { endpoint = $"127.0.0.1:{Port}" };
+
+    private async Task CreateDatabasesAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        foreach (var database in Databases)
+        {
+            await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", connection);
+            exists.Parameters.AddWithValue(database.DatabaseName);
+            if (await exists.ExecuteScalarAsync(cancellationToken) is null)
+            {
+                await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database.DatabaseName}\"", connection);
+                await create.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+    }
+
+    private async Task InitDbAsync(string bin, string dataDir, string home, string? runAs, RunContext context, ResourceLog log, CancellationToken cancellationToken)
+    {
+        var passwordFile = Path.Combine(home, "initdb.pw");
+        await File.WriteAllTextAsync(passwordFile, Password, cancellationToken);
+        File.SetUnixFileMode(passwordFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        Chown(passwordFile, runAs);
+        try
+        {
+            var initdb = await ChildProcess.StartAsync(new ProcessSpec(Path.Combine(bin, "initdb"),
+                ["-D", dataDir, "-U", SuperUser, "-E", "UTF8", "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256", $"--pwfile={passwordFile}"])
+            {
+                RunAsUser = runAs,
+            }, log, context.Processes);
+            var exitCode = await initdb.Exited.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
+            if (exitCode != 0)
+            {
+                throw new ResourceFailedException(Name, $"{Name}: initdb failed with exit code {exitCode}; its output is above.");
+            }
+        }
+        finally
+        {
+            File.Delete(passwordFile);
+        }
+    }
+
+    /// <summary>
+    /// <c>.apphost/{name}</c> when the server's user can reach it. A state folder under a private
+    /// parent (a mode-700 home or temp folder) is out of the postgres user's reach; the data then lives
+    /// in /var/tmp, in a folder named for the state folder, which --fresh wipes too.
+    /// </summary>
+    private string DataHome(RunContext context, string? runAs)
+    {
+        var home = context.State.For(Name);
+        if (runAs is null || CanReach(runAs, home))
+        {
+            return home;
+        }
+
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(context.State.Root)))[..16];
+        var outside = Path.Combine("/var/tmp", $"kiln-{Name}-{hash}");
+        Directory.CreateDirectory(outside);
+        File.WriteAllText(Path.Combine(home, "LOCATION"), outside + Environment.NewLine);
+        return outside;
+    }
+
+    private static bool CanReach(string user, string directory)
+    {
+        using var test = System.Diagnostics.Process.Start("setpriv", ["--reuid=" + user, "--regid=" + user, "--init-groups", "test", "-x", directory]);
+        test.WaitForExit();
+        return test.ExitCode == 0;
+    }
+
+    private static void Chown(string path, string? user)
+    {
+        if (user is null)
+        {
+            return;
+        }
+
+        using var chown = System.Diagnostics.Process.Start("chown", ["-R", $"{user}:{user}", path]);
+        chown.WaitForExit();
+    }
+
+    private static string? FindBinDirectory()
+    {
+        if (Directory.Exists("/usr/lib/postgresql"))
+        {
+            var newest = Directory.GetDirectories("/usr/lib/postgresql")
+                .Select(d => Path.Combine(d, "bin"))
+                .Where(d => File.Exists(Path.Combine(d, "postgres")) && File.Exists(Path.Combine(d, "initdb")))
+                .OrderByDescending(d => int.TryParse(Path.GetFileName(Path.GetDirectoryName(d)), out var v) ? v : 0)
+                .FirstOrDefault();
+            if (newest is not null)
+            {
+                return newest;
+            }
+        }
+
+        return Prerequisite.FindOnPath("postgres") is { } postgres && Prerequisite.FindOnPath("initdb") is not null
+            ? Path.GetDirectoryName(postgres)
+            : null;
+    }
+}
+
+/// <summary>A database on a PostgreSQL server; services get its connection string.</summary>
+internal sealed class PostgresDatabaseResource(string name, string databaseName, PostgresServerResource server)
+    : Resource(name), IResourceWithConnectionString
+{
+    public override string Type => "postgres-database";
+
+    public string DatabaseName { get; } = databaseName;
+
+    public PostgresServerResource Server { get; } = server;
+
+    private string? _existing;
+
+    /// <summary>The configured one in existing mode, else the server's with this database.</summary>
+    public string ConnectionString => _existing ?? Server.ConnectionStringFor(DatabaseName);
+
+    internal override Task StartAsync(RunContext context, CancellationToken cancellationToken)
+    {
+        _existing = context.ExistingConnectionString(Name);
+        return Task.CompletedTask;
+    }
+
+    internal override Task StopAsync() => Task.CompletedTask;
+
+    internal override object? DescribeEndpoint() => null;
+}
+
+internal static class PostgresResourceExtensions
+{
+    public static ResourceBuilder<PostgresServerResource> AddPostgres(this DistributedApplicationBuilder builder, string name) =>
+        builder.AddResource(new PostgresServerResource(name));
+
+    /// <summary>A database created on the server when it is ready; waiting for it waits for the server.</summary>
+    public static ResourceBuilder<PostgresDatabaseResource> AddDatabase(this ResourceBuilder<PostgresServerResource> server, string name,
+        string? databaseName = null)
+    {
+        var database = new PostgresDatabaseResource(name, databaseName ?? name, server.Resource);
+        database.WaitsFor.Add(server.Resource);
+        server.Resource.Databases.Add(database);
+        return server.ApplicationBuilder.AddResource(database);
+    }
+}

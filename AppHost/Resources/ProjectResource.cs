@@ -1,0 +1,191 @@
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Kiln.AppHost.Health;
+using Kiln.AppHost.Launching;
+using Kiln.AppHost.Model;
+using Kiln.AppHost.Provisioning;
+
+namespace Kiln.AppHost.Resources;
+
+/// <summary>
+/// A .NET service of the solution, run from its built assembly (one process per replica) with the
+/// environment the Aspire AppHost would give it (ASPIRE-CONTRACT.md §1), restarted with backoff
+/// when it crashes.
+/// </summary>
+internal sealed class ProjectResource(string name, string program) : Resource(name)
+{
+    private readonly List<ProjectReplica> _replicas = [];
+
+    public override string Type => "project";
+
+    public string Program { get; } = program;
+
+    public int Replicas { get; internal set; } = 1;
+
+    internal List<Resource> References { get; } = [];
+
+    internal Dictionary<string, Func<RunContext, string>> Environment { get; } = [];
+
+    /// <summary>The replicas' HTTP base addresses, once allocated.</summary>
+    public IReadOnlyList<Uri> Urls => [.. _replicas.Select(r => r.Url)];
+
+    internal IReadOnlyList<ProjectReplica> RunningReplicas => _replicas;
+
+    internal string AssemblyPath => ProgramPaths.Find(Program);
+
+    internal override async Task StartAsync(RunContext context, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(AssemblyPath))
+        {
+            throw new ProvisioningException($"{Name}: {AssemblyPath} does not exist. Build the solution first: dotnet build App.sln");
+        }
+
+        // Ports are allocated up front so every replica (and every service referencing this one) knows them all.
+        for (var i = 0; i < Replicas; i++)
+        {
+            var port = PortAllocator.Next();
+            var suffix = RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyz", 8);
+            _replicas.Add(new ProjectReplica(this, i, suffix, new Uri($"http://localhost:{port}")));
+        }
+
+        await Task.WhenAll(_replicas.Select(r => r.StartAsync(context, cancellationToken)));
+    }
+
+    internal override Task StopAsync() => Task.WhenAll(_replicas.Select(r => r.StopAsync()));
+
+    internal override object? DescribeEndpoint() => new { urls = Urls.Select(u => u.ToString().TrimEnd('/')).ToArray() };
+
+    /// <summary>The environment of one replica: the Aspire contract plus references and explicit values.</summary>
+    internal Dictionary<string, string> EnvironmentFor(ProjectReplica replica, RunContext context)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["ASPNETCORE_URLS"] = replica.Url.ToString().TrimEnd('/'),
+            ["ASPNETCORE_ENVIRONMENT"] = LaunchProfileEnvironment() ?? "Development",
+            ["ASPNETCORE_FORWARDEDHEADERS_ENABLED"] = "true",
+            ["DOTNET_SYSTEM_CONSOLE_ALLOW_ANSI_COLOR_REDIRECTION"] = "true",
+            ["LOGGING__CONSOLE__FORMATTERNAME"] = "simple",
+            ["OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY"] = "in_memory",
+            ["OTEL_DOTNET_EXPERIMENTAL_OTLP_EMIT_EXCEPTION_LOG_ATTRIBUTES"] = "true",
+            ["OTEL_DOTNET_EXPERIMENTAL_OTLP_EMIT_EVENT_LOG_ATTRIBUTES"] = "true",
+            ["OTEL_SERVICE_NAME"] = Name,
+            ["OTEL_RESOURCE_ATTRIBUTES"] = $"service.instance.id={replica.InstanceId}",
+        };
+
+        if (context.OtlpEndpoint is { } otlp)
+        {
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp.ToString().TrimEnd('/');
+            env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+            env["OTEL_EXPORTER_OTLP_HEADERS"] = $"x-otlp-api-key={context.Secrets.OtlpApiKey}";
+        }
+
+        if (context.IsDevelopment)
+        {
+            env["OTEL_DOTNET_EXPERIMENTAL_ASPNETCORE_DISABLE_URL_QUERY_REDACTION"] = "true";
+            env["OTEL_DOTNET_EXPERIMENTAL_HTTPCLIENT_DISABLE_URL_QUERY_REDACTION"] = "true";
+            env["OTEL_BLRP_SCHEDULE_DELAY"] = "1000";
+            env["OTEL_BSP_SCHEDULE_DELAY"] = "1000";
+            env["OTEL_METRIC_EXPORT_INTERVAL"] = "1000";
+            env["OTEL_TRACES_SAMPLER"] = "always_on";
+            env["OTEL_METRICS_EXEMPLAR_FILTER"] = "trace_based";
+        }
+
+        foreach (var reference in References)
+        {
+            switch (reference)
+            {
+                case IResourceWithConnectionString connection:
+                    env[$"ConnectionStrings__{connection.Name}"] = connection.ConnectionString;
+                    break;
+                case ProjectResource project:
+                    // Both discovery forms: services__api__http__0 (Aspire 9.x/13.0) and API_HTTP (13.x).
+                    for (var i = 0; i < project.Urls.Count; i++)
+                    {
+                        env[$"services__{project.Name}__http__{i}"] = project.Urls[i].ToString().TrimEnd('/');
+                    }
+
+                    env[$"{project.Name.ToUpperInvariant().Replace('-', '_')}_HTTP"] = project.Urls[0].ToString().TrimEnd('/');
+                    break;
+            }
+        }
+
+        foreach (var (key, value) in Environment)
+        {
+            env[key] = value(context);
+        }
+
+        return env;
+    }
+
+    /// <summary>Names of environment variables whose values are secrets, for anything that displays them.</summary>
+    internal static bool IsSecretVariable(string name) =>
+        name.StartsWith("ConnectionStrings__", StringComparison.Ordinal)
+        || name.Contains("KEY", StringComparison.OrdinalIgnoreCase)
+        || name.Contains("PASSWORD", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("OTEL_EXPORTER_OTLP_HEADERS", StringComparison.Ordinal);
+
+    /// <summary>Like Aspire, ASPNETCORE_ENVIRONMENT comes from the project's launch profile.</summary>
+    private string? LaunchProfileEnvironment()
+    {
+        var projectDir = ProgramPaths.ProjectDirectory(Program);
+        var path = projectDir is null ? null : Path.Combine(projectDir, "Properties", "launchSettings.json");
+        if (path is null || !File.Exists(path))
+        {
+            return null;
+        }
+
+        using var document = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip });
+        foreach (var profile in document.RootElement.GetProperty("profiles").EnumerateObject())
+        {
+            if (profile.Value.TryGetProperty("environmentVariables", out var variables)
+                && variables.TryGetProperty("ASPNETCORE_ENVIRONMENT", out var value))
+            {
+                return value.GetString();
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>Where the built programs are: recorded in the AppHost assembly at build time.</summary>
+internal static class ProgramPaths
+{
+    public static string Find(string program) =>
+        typeof(ProgramPaths).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == $"kiln-program:{program}")?.Value
+        ?? throw new InvalidOperationException($"The AppHost was built without program '{program}'; add it to <KilnProgram> in AppHost.csproj.");
+
+    /// <summary>bin/{Configuration}/{tfm}/X.dll → the project folder.</summary>
+    public static string? ProjectDirectory(string program) =>
+        Directory.GetParent(Find(program))?.Parent?.Parent?.Parent?.FullName;
+}
+
+internal static class ProjectResourceExtensions
+{
+    public static ResourceBuilder<ProjectResource> AddProject(this DistributedApplicationBuilder builder, string name, string program) =>
+        builder.AddResource(new ProjectResource(name, program));
+
+    public static ResourceBuilder<ProjectResource> WithReplicas(this ResourceBuilder<ProjectResource> builder, int replicas)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(replicas, 1);
+        builder.Resource.Replicas = replicas;
+        return builder;
+    }
+
+    /// <summary>Hands the service a connection string or another service's endpoints.</summary>
+    public static ResourceBuilder<ProjectResource> WithReference<T>(this ResourceBuilder<ProjectResource> builder, ResourceBuilder<T> reference)
+        where T : Resource
+    {
+        builder.Resource.References.Add(reference.Resource);
+        return builder;
+    }
+
+    public static ResourceBuilder<ProjectResource> WithEnvironment(this ResourceBuilder<ProjectResource> builder, string name,
+        Func<RunContext, string> value)
+    {
+        builder.Resource.Environment[name] = value;
+        return builder;
+    }
+}

@@ -1,0 +1,124 @@
+using Kiln.AppHost.Health;
+using Kiln.AppHost.Launching;
+using Kiln.AppHost.Model;
+using Kiln.AppHost.Provisioning;
+
+namespace Kiln.AppHost.Resources;
+
+/// <summary>
+/// A Redis-compatible cache. Local mode runs <c>redis-server</c> when the machine has it, else Garnet
+/// (provisioned as a dotnet tool under <c>.apphost/tools</c>), password-protected, loopback only.
+/// The password travels in a mode-600 config file, never on a command line that <c>ps</c> shows.
+/// </summary>
+internal sealed class RedisResource(string name) : Resource(name), IResourceWithConnectionString
+{
+    private const string GarnetVersion = "2.2.8";
+    private ChildProcess? _process;
+    private string? _existing;
+
+    public override string Type => "redis";
+
+    public int Port { get; private set; }
+
+    public string ConnectionString => _existing ?? $"127.0.0.1:{Port},password={_password}";
+
+    private string? _password;
+
+    internal override IEnumerable<Prerequisite> Prerequisites(RunContext context) => [];
+
+    internal override async Task StartAsync(RunContext context, CancellationToken cancellationToken)
+    {
+        if (context.ExistingConnectionString(Name) is { } existing)
+        {
+            _existing = existing;
+            context.Say($"{Name}: existing server (ConnectionStrings__{Name}); nothing started");
+            return;
+        }
+
+        Port = PortAllocator.Next();
+        _password = context.Secrets.CachePassword;
+        var home = context.State.For(Name);
+        var log = context.LogFor(Name);
+        var server = context.Configuration[$"Kiln:Resources:{Name}:Server"];
+        var redisServer = server is null or "redis" ? Prerequisite.FindOnPath("redis-server") : null;
+
+        ProcessSpec spec;
+        if (redisServer is not null)
+        {
+            var config = Path.Combine(home, "redis.conf");
+            WriteOwnerOnly(config, $"""
+                port {Port}
+                bind 127.0.0.1
+                protected-mode yes
+                requirepass {_password}
+                dir {home}
+                save 60 1
+                appendonly no
+                daemonize no
+                """);
+            spec = new ProcessSpec(redisServer, [config]);
+        }
+        else
+        {
+            var garnet = await GarnetServer.EnsureAsync(context, cancellationToken);
+            var config = Path.Combine(home, "garnet.conf");
+            WriteOwnerOnly(config, $$"""
+                { "Port": {{Port}}, "Address": "127.0.0.1", "AuthenticationMode": "Password", "Password": "{{_password}}", "EnableLua": true }
+                """);
+            spec = new ProcessSpec(DotnetHost.Path, ["exec", garnet, "--config-import-path", config]);
+        }
+
+        _process = await ChildProcess.StartAsync(spec, log, context.Processes);
+        await HealthProbe.WaitForRespAsync(Name, Port, _password, _process.Exited, TimeSpan.FromSeconds(30), cancellationToken);
+    }
+
+    internal override Task StopAsync() => _process?.StopAsync(TimeSpan.FromSeconds(10)) ?? Task.CompletedTask;
+
+    internal override object? DescribeEndpoint() => _existing is null ? new { endpoint = $"127.0.0.1:{Port}" } : null;
+
+    private static void WriteOwnerOnly(string path, string content)
+    {
+        File.Delete(path);
+        using var stream = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+        using var writer = new StreamWriter(stream);
+        writer.Write(content);
+    }
+
+    /// <summary>Garnet as a dotnet tool, installed on first use; its server assembly is run directly.</summary>
+    private static class GarnetServer
+    {
+        public static async Task<string> EnsureAsync(RunContext context, CancellationToken cancellationToken)
+        {
+            var toolPath = Path.Combine(context.State.Root, "tools", "garnet");
+            var dll = Find(toolPath);
+            if (dll is not null)
+            {
+                return dll;
+            }
+
+            context.Say($"no redis-server on this machine: installing Garnet {GarnetVersion} as a dotnet tool (first run only)");
+            using var install = System.Diagnostics.Process.Start(DotnetHost.Path,
+                ["tool", "install", "garnet-server", "--version", GarnetVersion, "--tool-path", toolPath]);
+            await install.WaitForExitAsync(cancellationToken);
+            return Find(toolPath) ?? throw new ProvisioningException(
+                $"Installing Garnet failed (dotnet tool install garnet-server --version {GarnetVersion} --tool-path {toolPath}). "
+                + "Install a Redis-compatible server instead: sudo apt-get install -y redis-server");
+        }
+
+        private static string? Find(string toolPath) =>
+            Directory.Exists(toolPath)
+                ? Directory.EnumerateFiles(toolPath, "GarnetServer.dll", SearchOption.AllDirectories).FirstOrDefault()
+                : null;
+    }
+}
+
+internal static class RedisResourceExtensions
+{
+    public static ResourceBuilder<RedisResource> AddRedis(this DistributedApplicationBuilder builder, string name) =>
+        builder.AddResource(new RedisResource(name));
+}

@@ -1,0 +1,34 @@
+namespace Kiln.Shared;
+
+/// <summary>The one place that names Kiln's resources, topics, channels, keys and tables.</summary>
+public static class Topology
+{
+    /// <summary>Resource names, as the AppHost declares them and the services look them up.</summary>
+    public static class Resources
+    {
+        public const string Database = "kilndb";
+        public const string Cache = "cache";
+        public const string Kafka = "kafka";
+        public const string Api = "api";
+        public const string Worker = "worker";
+        public const string Web = "web";
+    }
+
+    public static class Topics
+    {
+        public const string Readings = "kiln.readings";
+        public const string ReadingsDeadLetter = "kiln.readings.dlq";
+        public const string Alerts = "kiln.alerts";
+    }
+
+    public const string WorkerConsumerGroup = "worker";
+
+    public static class Cache
+    {
+        /// <summary>Hash per sensor: <c>ts</c> (Unix microseconds) and <c>value</c>.</summary>
+        public static string LatestKey(string sensorId) => "kiln:latest:" + sensorId;
+
+        /// <summary>Pub/sub channel carrying each newly stored latest value.</summary>
+        public const string LiveChannel = "kiln:live";
+    }
+}

@@ -1,0 +1,31 @@
+using Kiln.ServiceDefaults;
+using Kiln.Shared;
+using Kiln.Shared.Schema;
+using Kiln.Worker.Ingestion;
+
+namespace Kiln.Worker.Extensions;
+
+internal static class WorkerExtensions
+{
+    public static void AddWorkerServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddNpgsqlDataSource(Topology.Resources.Database);
+        builder.AddRedisClient(Topology.Resources.Cache);
+
+        var assignment = new PartitionAssignment();
+        builder.Services.AddSingleton(assignment);
+        builder.AddKafkaConsumer<string, byte[]>(Topology.Resources.Kafka,
+            consumer => consumer.GroupId = Topology.WorkerConsumerGroup,
+            consumer => assignment.Attach(consumer));
+        builder.AddKafkaProducer<string, byte[]>(Topology.Resources.Kafka);
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(IngestionOptions.From(builder.Configuration));
+        builder.Services.AddSingleton<SchemaMigrator>();
+        builder.Services.AddSingleton<ReadingBatchWriter>();
+        builder.Services.AddSingleton<LatestValueWriter>();
+        builder.Services.AddSingleton<DeadLetterWriter>();
+        builder.Services.AddHostedService<ReadingConsumer>();
+        builder.Services.AddHealthChecks().AddCheck<PartitionAssignment>("kafka-assignment", tags: [HealthEndpoints.ReadyTag]);
+    }
+}

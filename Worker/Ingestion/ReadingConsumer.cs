@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using Confluent.Kafka;
+using Kiln.ServiceDefaults.Kafka;
+using Kiln.Shared;
+using Kiln.Shared.Readings;
+using Kiln.Shared.Schema;
+
+namespace Kiln.Worker.Ingestion;
+
+/// <summary>
+/// The ingestion loop: consume a batch from <c>kiln.readings</c>, store it in PostgreSQL, update the
+/// latest values in Redis, and only then commit the offsets. A failure of the database or cache
+/// keeps the batch and retries it with backoff (nothing is committed, nothing is skipped); a message
+/// that can never be processed goes to the dead-letter topic so it never blocks its partition.
+/// </summary>
+internal sealed class ReadingConsumer(
+    IConsumer<string, byte[]> consumer,
+    SchemaMigrator migrator,
+    ReadingBatchWriter database,
+    LatestValueWriter cache,
+    DeadLetterWriter deadLetters,
+    IngestionOptions options,
+    ILogger<ReadingConsumer> logger) : BackgroundService
+{
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        // Consume() blocks; give the loop a thread of its own rather than a pool thread.
+        Task.Factory.StartNew(() => RunAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+
+    private async Task RunAsync(CancellationToken stoppingToken)
+    {
+        await RetryAsync("apply schema migrations", () => migrator.MigrateAsync(stoppingToken), stoppingToken);
+        consumer.Subscribe(Topology.Topics.Readings);
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                var batch = NextBatch(stoppingToken);
+                if (batch.Count > 0)
+                {
+                    await ProcessAsync(batch, stoppingToken);
+                    Commit(batch);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            // Leave the group now, so the other replicas take over these partitions at once.
+            consumer.Close();
+        }
+    }
+
+    private List<ConsumeResult<string, byte[]>> NextBatch(CancellationToken stoppingToken)
+    {
+        var batch = new List<ConsumeResult<string, byte[]>>();
+        var first = consumer.Consume(TimeSpan.FromMilliseconds(250));
+        if (first is null)
+        {
+            return batch;
+        }
+
+        batch.Add(first);
+        var window = Stopwatch.StartNew();
+        while (batch.Count < options.MaxBatchSize && !stoppingToken.IsCancellationRequested)
+        {
+            var remaining = options.BatchWindow - window.Elapsed;
+            var next = consumer.Consume(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
+            if (next is null)
+            {
+                break;
+            }
+
+            batch.Add(next);
+        }
+
+        return batch;
+    }
+
+    private async Task ProcessAsync(List<ConsumeResult<string, byte[]>> batch, CancellationToken stoppingToken)
+    {
+        var readings = new List<ReadingMessage>(batch.Count);
+        var links = new List<ActivityContext>();
+        foreach (var message in batch)
+        {
+            var (reading, problem) = ReadingDecoder.Decode(message.Message.Key, message.Message.Value);
+            if (reading is null)
+            {
+                await RetryAsync("dead-letter a message", () => deadLetters.WriteAsync(message, problem!, stoppingToken), stoppingToken);
+                continue;
+            }
+
+            readings.Add(reading);
+            if (message.Message.Headers is { } headers && KafkaTracing.ExtractContext(headers) is { } context && !links.Contains(context))
+            {
+                links.Add(context);
+            }
+        }
+
+        if (readings.Count == 0)
+        {
+            return;
+        }
+
+        using var activity = KafkaTracing.StartProcess(Topology.Topics.Readings, links, readings.Count);
+        var inserted = 0;
+        await RetryAsync("store readings in PostgreSQL", async () => inserted = await database.WriteAsync(readings, stoppingToken), stoppingToken);
+        await RetryAsync("update latest values in Redis", () => cache.WriteAsync(readings, stoppingToken), stoppingToken);
+        activity?.SetTag("kiln.readings.inserted", inserted);
+        logger.LogDebug("Stored {Inserted} new of {Count} readings", inserted, readings.Count);
+    }
+
+    /// <summary>Commits, per partition, the offset after the last message of the batch.</summary>
+    private void Commit(List<ConsumeResult<string, byte[]>> batch)
+    {
+        var offsets = batch
+            .GroupBy(m => m.TopicPartition)
+            .Select(g => new TopicPartitionOffset(g.Key, g.Max(m => m.Offset.Value) + 1))
+            .ToList();
+        try
+        {
+            consumer.Commit(offsets);
+        }
+        catch (KafkaException ex)
+        {
+            // A rebalance can refuse the commit; the batch is then redelivered and stored again as a no-op.
+            logger.LogWarning("Offset commit refused ({Reason}); the batch will be redelivered and deduplicated", ex.Error.Reason);
+        }
+    }
+
+    /// <summary>
+    /// Retries a transient failure (database or cache down) with backoff until it succeeds or the
+    /// Worker stops. Consumption pauses meanwhile: nothing later is processed before this.
+    /// </summary>
+    private async Task RetryAsync(string what, Func<Task> action, CancellationToken stoppingToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await action();
+                if (attempt > 1)
+                {
+                    logger.LogInformation("Recovered: {What} succeeded after {Attempts} attempts", what, attempt);
+                }
+
+                return;
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested && IsTransient(ex))
+            {
+                logger.LogWarning("Could not {What} (attempt {Attempt}: {Reason}); retrying in {Delay} ms",
+                    what, attempt, ex.Message, (int)delay.TotalMilliseconds);
+                await Task.Delay(delay, stoppingToken);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxBackoff.Ticks));
+            }
+        }
+    }
+
+    /// <summary>
+    /// What waiting can cure. Anything else (a bug, a schema mismatch) ends the Worker, and the AppHost
+    /// or orchestrator restarts it: the uncommitted batch is then redelivered.
+    /// </summary>
+    private static bool IsTransient(Exception ex) => ex is Npgsql.NpgsqlException { IsTransient: true } or TimeoutException or IOException
+        or Kiln.ServiceDefaults.Redis.RedisConnectionException or ProduceException<string, byte[]> or KafkaException;
+}

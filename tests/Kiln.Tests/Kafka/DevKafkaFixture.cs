@@ -1,0 +1,39 @@
+using Xunit;
+
+namespace Kiln.Tests.Kafka;
+
+/// <summary>A development broker per test class, with the topics the Kafka tests use.</summary>
+public sealed class DevKafkaFixture : IAsyncLifetime
+{
+    public const string ConnectionName = "kafka";
+    public const string RoundTripTopic = "kiln.test.roundtrip";
+    public const string ResumeTopic = "kiln.test.resume";
+    public const string TracingTopic = "kiln.test.tracing";
+
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
+
+    private DevKafkaProcess? _broker;
+
+    public string BootstrapServers => _broker?.BootstrapServers ?? throw new InvalidOperationException("The dev broker is not running.");
+
+    public async Task InitializeAsync() =>
+        _broker = await DevKafkaProcess.StartAsync(
+            ["--topic", $"{RoundTripTopic}:6", "--topic", $"{ResumeTopic}:3", "--topic", $"{TracingTopic}:1"],
+            ReadyTimeout);
+
+    public async Task DisposeAsync()
+    {
+        if (_broker is null)
+        {
+            return;
+        }
+
+        await using var broker = _broker;
+        if (!await broker.StopAsync(StopTimeout))
+        {
+            throw new InvalidOperationException(
+                $"The dev broker (pid {broker.Id}) did not exit cleanly on SIGTERM within {StopTimeout}:{Environment.NewLine}{broker.Output}");
+        }
+    }
+}

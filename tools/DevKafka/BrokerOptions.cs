@@ -1,0 +1,66 @@
+using System.Globalization;
+
+namespace Kiln.DevKafka;
+
+internal sealed record TopicSpec(string Name, int Partitions)
+{
+    public override string ToString() => $"{Name}({Partitions})";
+}
+
+/// <summary>Command line: <c>[--brokers N] [--topic name:partitions]... [--port-file PATH] [--no-tcp-nodelay]</c>.</summary>
+internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topics, string? PortFile, bool TcpNoDelay)
+{
+    public const string Usage =
+        "usage: Kiln.DevKafka [--brokers N] [--topic name:partitions]... [--port-file PATH] [--no-tcp-nodelay]";
+
+    public static BrokerOptions Parse(IReadOnlyList<string> args)
+    {
+        var brokers = 1;
+        var topics = new List<TopicSpec>();
+        string? portFile = null;
+        var tcpNoDelay = true;
+
+        for (var i = 0; i < args.Count; i++)
+        {
+            switch (args[i])
+            {
+                case "--brokers":
+                    brokers = ParsePositive(ValueAfter(args, ref i), "--brokers");
+                    break;
+                case "--topic":
+                    topics.Add(ParseTopic(ValueAfter(args, ref i)));
+                    break;
+                case "--port-file":
+                    portFile = ValueAfter(args, ref i);
+                    break;
+                case "--no-tcp-nodelay":
+                    // Only for measuring what the fix is worth.
+                    tcpNoDelay = false;
+                    break;
+                default:
+                    throw new ArgumentException($"unknown argument '{args[i]}'");
+            }
+        }
+
+        return new BrokerOptions(brokers, topics, portFile, tcpNoDelay);
+    }
+
+    private static string ValueAfter(IReadOnlyList<string> args, ref int i) =>
+        ++i < args.Count ? args[i] : throw new ArgumentException($"{args[i - 1]} needs a value");
+
+    private static TopicSpec ParseTopic(string value)
+    {
+        var colon = value.LastIndexOf(':');
+        if (colon <= 0)
+        {
+            throw new ArgumentException($"--topic '{value}' must be name:partitions");
+        }
+
+        return new TopicSpec(value[..colon], ParsePositive(value[(colon + 1)..], $"--topic {value}"));
+    }
+
+    private static int ParsePositive(string value, string what) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number > 0
+            ? number
+            : throw new ArgumentException($"{what}: '{value}' is not a positive number");
+}

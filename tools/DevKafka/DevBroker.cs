@@ -1,0 +1,46 @@
+using System.Diagnostics;
+
+namespace Kiln.DevKafka;
+
+internal static class DevBroker
+{
+    private const string BootstrapLinePrefix = "KAFKA_BOOTSTRAP=";
+
+    /// <summary>Starts the cluster, announces it, and serves until <paramref name="stopRequested"/> is signalled.</summary>
+    public static void Run(BrokerOptions options, WaitHandle stopRequested)
+    {
+        var started = Stopwatch.StartNew();
+        using var cluster = MockCluster.Start(options.Brokers);
+        foreach (var topic in options.Topics)
+        {
+            cluster.CreateTopic(topic.Name, topic.Partitions);
+        }
+
+        if (options.TcpNoDelay)
+        {
+            var tuned = ListenerNoDelay.Apply(cluster.Ports);
+            if (tuned.Count != cluster.BrokerCount)
+            {
+                Console.Error.WriteLine(
+                    $"devkafka: warning: TCP_NODELAY set on {tuned.Count} of {cluster.BrokerCount} listener(s); produce latency will suffer");
+            }
+        }
+
+        if (options.PortFile is { } portFile)
+        {
+            BootstrapFile.WriteAtomically(portFile, cluster.BootstrapServers);
+        }
+
+        // The launcher parses this exact line; everything else on stdout is for people.
+        Console.Out.WriteLine($"{BootstrapLinePrefix}{cluster.BootstrapServers}");
+        Console.Out.WriteLine(
+            $"dev broker ready: {cluster.BrokerCount} broker(s) at {cluster.BootstrapServers}; topics {DescribeTopics(options.Topics)}; " +
+            $"tcp_nodelay {(options.TcpNoDelay ? "on" : "off")}; {started.Elapsed.TotalSeconds:0.000} s");
+
+        stopRequested.WaitOne();
+        Console.Out.WriteLine("dev broker stopping");
+    }
+
+    private static string DescribeTopics(IReadOnlyList<TopicSpec> topics) =>
+        topics.Count == 0 ? "none (producing auto-creates a topic with 4 partitions)" : string.Join(", ", topics);
+}

@@ -1,0 +1,100 @@
+using System.Runtime.InteropServices;
+using Kiln.DevKafka.Native;
+
+namespace Kiln.DevKafka;
+
+/// <summary>
+/// librdkafka's in-process mock cluster. It speaks the Kafka protocol on ephemeral 127.0.0.1 ports,
+/// so clients in other processes use it like a real broker.
+/// </summary>
+internal sealed unsafe class MockCluster : IDisposable
+{
+    private const int ErrorBufferSize = 512;
+
+    // The mock needs an rd_kafka_t for its bookkeeping; a producer without brokers never connects anywhere.
+    private nint _owner;
+    private nint _cluster;
+
+    private MockCluster(nint owner, nint cluster, int brokerCount)
+    {
+        _owner = owner;
+        _cluster = cluster;
+        BrokerCount = brokerCount;
+        BootstrapServers = Marshal.PtrToStringUTF8(LibRdKafka.MockClusterBootstraps(cluster))
+            ?? throw new InvalidOperationException("The mock cluster reported no bootstrap servers.");
+    }
+
+    public int BrokerCount { get; }
+
+    /// <summary>Comma-separated <c>127.0.0.1:port</c> list, one entry per broker.</summary>
+    public string BootstrapServers { get; }
+
+    public IReadOnlyList<int> Ports =>
+        [.. BootstrapServers.Split(',').Select(server => int.Parse(server[(server.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture))];
+
+    public static MockCluster Start(int brokerCount)
+    {
+        var owner = CreateOwner();
+        var cluster = LibRdKafka.MockClusterNew(owner, brokerCount);
+        if (cluster == 0)
+        {
+            LibRdKafka.Destroy(owner);
+            throw new InvalidOperationException($"rd_kafka_mock_cluster_new failed for {brokerCount} broker(s).");
+        }
+
+        return new MockCluster(owner, cluster, brokerCount);
+    }
+
+    public void CreateTopic(string name, int partitions)
+    {
+        // The mock refuses a replication factor above its broker count.
+        var replicationFactor = Math.Min(BrokerCount, 3);
+        var error = LibRdKafka.MockTopicCreate(_cluster, name, partitions, replicationFactor);
+        if (error != LibRdKafka.NoError)
+        {
+            var reason = Marshal.PtrToStringUTF8(LibRdKafka.ErrorToString(error));
+            throw new InvalidOperationException($"Creating topic '{name}' ({partitions} partitions) failed: {reason}.");
+        }
+    }
+
+    public void Dispose()
+    {
+        // The cluster refers to its owner, so it goes first.
+        if (_cluster != 0)
+        {
+            LibRdKafka.MockClusterDestroy(_cluster);
+            _cluster = 0;
+        }
+
+        if (_owner != 0)
+        {
+            LibRdKafka.Destroy(_owner);
+            _owner = 0;
+        }
+    }
+
+    private static nint CreateOwner()
+    {
+        var conf = LibRdKafka.ConfNew();
+        var errors = stackalloc byte[ErrorBufferSize];
+
+        // log_level 4 (warning) hides the notice that this handle has no bootstrap.servers: it never needs any.
+        foreach (var (name, value) in new[] { ("client.id", "kiln-devkafka"), ("log_level", "4") })
+        {
+            if (LibRdKafka.ConfSet(conf, name, value, errors, ErrorBufferSize) != LibRdKafka.ConfOk)
+            {
+                LibRdKafka.ConfDestroy(conf);
+                throw new InvalidOperationException($"rd_kafka_conf_set {name} failed: {Marshal.PtrToStringUTF8((nint)errors)}");
+            }
+        }
+
+        var owner = LibRdKafka.New(LibRdKafka.ProducerType, conf, errors, ErrorBufferSize);
+        if (owner == 0)
+        {
+            LibRdKafka.ConfDestroy(conf);
+            throw new InvalidOperationException($"rd_kafka_new failed: {Marshal.PtrToStringUTF8((nint)errors)}");
+        }
+
+        return owner;
+    }
+}

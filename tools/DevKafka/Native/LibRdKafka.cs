@@ -1,0 +1,48 @@
+using System.Runtime.InteropServices;
+
+namespace Kiln.DevKafka.Native;
+
+/// <summary>
+/// The few librdkafka entry points the mock cluster needs. Debian's librdkafka1 exports the mock API
+/// from the ordinary shared library; the declarations follow rdkafka.h and rdkafka_mock.h.
+/// </summary>
+internal static unsafe partial class LibRdKafka
+{
+    private const string Library = "librdkafka.so.1";
+
+    public const int ProducerType = 0; // RD_KAFKA_PRODUCER
+    public const int ConfOk = 0;       // RD_KAFKA_CONF_OK
+    public const int NoError = 0;      // RD_KAFKA_RESP_ERR_NO_ERROR
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_conf_new")]
+    public static partial nint ConfNew();
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_conf_destroy")]
+    public static partial void ConfDestroy(nint conf);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_conf_set", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int ConfSet(nint conf, string name, string value, byte* errstr, nuint errstrSize);
+
+    /// <remarks>On success the handle owns <paramref name="conf"/>; on failure the caller still does.</remarks>
+    [LibraryImport(Library, EntryPoint = "rd_kafka_new")]
+    public static partial nint New(int type, nint conf, byte* errstr, nuint errstrSize);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_destroy")]
+    public static partial void Destroy(nint rk);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_err2str")]
+    public static partial nint ErrorToString(int err);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_cluster_new")]
+    public static partial nint MockClusterNew(nint rk, int brokerCount);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_cluster_destroy")]
+    public static partial void MockClusterDestroy(nint mcluster);
+
+    /// <remarks>The returned string belongs to the cluster and lives as long as it does.</remarks>
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_cluster_bootstraps")]
+    public static partial nint MockClusterBootstraps(nint mcluster);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_topic_create", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int MockTopicCreate(nint mcluster, string topic, int partitionCount, int replicationFactor);
+}
