@@ -187,12 +187,14 @@ public sealed partial class RedisClient : IAsyncDisposable
         }
 
         var lastFailure = _lastFailure;
-        if (_connected || lastFailure is null)
+        if (_connected)
         {
-            return new TimeoutException($"{waited} before it could be sent to {Endpoint}.");
+            return new TimeoutException($"{waited} queued behind other commands to {Endpoint}.");
         }
 
-        return new TimeoutException($"{waited} waiting to reconnect to {Endpoint}; last error: {lastFailure.Message}", lastFailure);
+        return lastFailure is null
+            ? new TimeoutException($"{waited} while connecting to {Endpoint}.")
+            : new TimeoutException($"{waited} waiting to reconnect to {Endpoint}; last error: {lastFailure.Message}", lastFailure);
     }
 
     private void EnsureStarted()

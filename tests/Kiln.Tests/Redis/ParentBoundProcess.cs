@@ -32,8 +32,8 @@ internal static class ParentBoundProcess
         }
 
         var process = new Process { StartInfo = startInfo };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) onOutputLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) onOutputLine(e.Data); };
+        process.OutputDataReceived += (_, e) => ForwardLine(e.Data, onOutputLine);
+        process.ErrorDataReceived += (_, e) => ForwardLine(e.Data, onOutputLine);
 
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Requests.Add((process, started));
@@ -42,6 +42,15 @@ internal static class ParentBoundProcess
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
+    }
+
+    // The final event of a stream carries null: end of output, not a line.
+    private static void ForwardLine(string? line, Action<string> onOutputLine)
+    {
+        if (line is not null)
+        {
+            onOutputLine(line);
+        }
     }
 
     private static void StartRequestedProcesses()

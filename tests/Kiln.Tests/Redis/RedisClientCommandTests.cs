@@ -176,6 +176,8 @@ public class RedisClientCommandTests(RedisServerFixture redis) : IClassFixture<R
         var unusedPort = RedisServerFixture.FindFreePort();
         await using var client = new RedisClient(RedisClientOptions.Parse($"127.0.0.1:{unusedPort},syncTimeout=300"));
 
+        var refused = await Assert.ThrowsAsync<RedisConnectionException>(() => client.ConnectAsync());
+        Assert.StartsWith($"Could not connect to Redis at 127.0.0.1:{unusedPort}: ConnectionRefused", refused.Message, StringComparison.Ordinal);
         var error = await Assert.ThrowsAsync<TimeoutException>(() => client.GetAsync("some-key"));
 
         Assert.Contains("Redis GET timed out after 300 ms waiting to reconnect to 127.0.0.1:", error.Message, StringComparison.Ordinal);

@@ -1,0 +1,51 @@
+using System.Reflection;
+using Kiln.AppHost.Model;
+
+namespace Kiln.Tests.Distributed;
+
+/// <summary>
+/// Runs the real AppHost <c>Program</c> in-process and takes the application it builds instead of
+/// letting it run, the way Aspire.Hosting.Testing does: the test then starts, uses and stops exactly
+/// the system the AppHost declares, in an isolated state folder with fresh random ports.
+/// </summary>
+internal static class AppHostFactory
+{
+    private static readonly Lock Gate = new();
+
+    public static DistributedApplication Create(string stateDirectory)
+    {
+        var entryPoint = typeof(DistributedApplication).Assembly.EntryPoint
+            ?? throw new InvalidOperationException("The AppHost assembly has no entry point.");
+        DistributedApplication? application = null;
+        lock (Gate)
+        {
+            DistributedApplication.TestingHook = app => application = app;
+            try
+            {
+                entryPoint.Invoke(null, [new[] { "--state-dir", stateDirectory }]);
+            }
+            catch (TargetInvocationException ex) when (ex.InnerException is not null)
+            {
+                throw ex.InnerException;
+            }
+            finally
+            {
+                DistributedApplication.TestingHook = null;
+            }
+        }
+
+        application = application ?? throw new InvalidOperationException("The AppHost did not build an application.");
+        application.EchoOutput = false;
+        return application;
+    }
+
+    /// <summary>A state folder the resources' own users can reach (PostgreSQL runs as 'postgres').</summary>
+    public static string NewStateDirectory()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "kiln-tests", Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(path);
+        File.SetUnixFileMode(Path.GetDirectoryName(path)!, (UnixFileMode)0b111_101_101);
+        File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
+        return path;
+    }
+}
