@@ -45,23 +45,30 @@ internal static class ApiExtensions
 
     public static void UseApiPipeline(this WebApplication app)
     {
+        app.UseSecurityHeaders();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseSecurityHeaders();
         app.UseAuthentication();
         app.UseAuthorization();
     }
 
-    /// <summary>An API answers with data, never with a page: nothing may frame, sniff or run it.</summary>
+    /// <summary>
+    /// An API answers with data, never with a page: nothing may frame, sniff or run it. Set as the
+    /// response starts, so error responses (whose headers the exception handler clears) carry them too.
+    /// </summary>
     private static void UseSecurityHeaders(this WebApplication app) =>
         app.Use((context, next) =>
         {
-            var headers = context.Response.Headers;
-            headers.XContentTypeOptions = "nosniff";
-            headers.XFrameOptions = "DENY";
-            headers["Referrer-Policy"] = "no-referrer";
-            headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
-            headers.CacheControl = "no-store";
+            context.Response.OnStarting(() =>
+            {
+                var headers = context.Response.Headers;
+                headers.XContentTypeOptions = "nosniff";
+                headers.XFrameOptions = "DENY";
+                headers["Referrer-Policy"] = "no-referrer";
+                headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
+                headers.CacheControl = "no-store";
+                return Task.CompletedTask;
+            });
             return next(context);
         });
 }

@@ -29,6 +29,7 @@ using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, RequestStop
 try
 {
     DevBroker.Run(options, stopRequested.WaitHandle);
+    Console.Out.WriteLine("dev broker stopped");
     return 0;
 }
 catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)

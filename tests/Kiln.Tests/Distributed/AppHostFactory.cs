@@ -1,5 +1,6 @@
 using System.Reflection;
 using Kiln.AppHost.Model;
+using Xunit.Abstractions;
 
 namespace Kiln.Tests.Distributed;
 
@@ -47,5 +48,32 @@ internal static class AppHostFactory
         File.SetUnixFileMode(Path.GetDirectoryName(path)!, (UnixFileMode)0b111_101_101);
         File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
         return path;
+    }
+
+    /// <summary>Removes a test's state folder (PostgreSQL's files included; the tests run as root).</summary>
+    public static void Remove(string stateDirectory)
+    {
+        if (Directory.Exists(stateDirectory))
+        {
+            Directory.Delete(stateDirectory, recursive: true);
+        }
+    }
+
+    public static void WriteLogs(DistributedApplication app, ITestOutputHelper output)
+    {
+        try
+        {
+            foreach (var (name, log) in app.Context.Logs)
+            {
+                foreach (var line in log.Snapshot().TakeLast(40))
+                {
+                    output.WriteLine($"{name,-10}| {line}");
+                }
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            output.WriteLine("(the application never started; no resource output)");
+        }
     }
 }

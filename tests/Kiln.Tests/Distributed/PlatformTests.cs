@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -7,7 +8,10 @@ using Xunit.Abstractions;
 
 namespace Kiln.Tests.Distributed;
 
-/// <summary>Boots the whole platform through the AppHost's own model and drives it over real HTTP.</summary>
+/// <summary>
+/// The platform's whole life: boot through the AppHost's own model, a reading batch end to end, a
+/// crashed Worker restarted without loss, then a stop that leaves no process behind.
+/// </summary>
 [Collection(PlatformTestGroup.Name)]
 public sealed class PlatformTests(ITestOutputHelper output)
 {
@@ -16,48 +20,58 @@ public sealed class PlatformTests(ITestOutputHelper output)
     private static readonly TimeSpan ReadableDeadline = TimeSpan.FromSeconds(10);
 
     [Fact]
-    public async Task A_thousand_posted_readings_are_readable_and_no_process_outlives_the_apphost()
+    public async Task A_thousand_posted_readings_are_readable_a_crashed_worker_returns_and_no_process_outlives_the_stop()
     {
         var state = AppHostFactory.NewStateDirectory();
         var app = AppHostFactory.Create(state);
-        IReadOnlyList<int> pids = [];
+        List<int> pids = [];
         try
         {
-            await app.StartAsync(new CancellationTokenSource(StartDeadline).Token);
-            pids = ResourceProcesses(app);
+            using (var deadline = new CancellationTokenSource(StartDeadline))
+            {
+                await app.StartAsync(deadline.Token);
+            }
+
             Assert.True(File.Exists(Path.Combine(state, "endpoints.json")), "endpoints.json is written once everything is up");
+            using var api = new ApiDriver(app);
+            Assert.Equal(HttpStatusCode.Created, (await api.PutSensorAsync(SensorId, "kiln1")).StatusCode);
 
-            using var http = new HttpClient { BaseAddress = app.Resource<ProjectResource>("api").Urls[0] };
-            var put = await Send(http, HttpMethod.Put, $"/api/v1/sensors/{SensorId}", app.Secrets.AdminApiKey,
-                new { site = "kiln1", kind = "temperature", unit = "C", rule = new { low = (double?)null, high = 1450, hysteresis = 5 } });
-            Assert.Equal(HttpStatusCode.Created, put.StatusCode);
-
-            var newest = DateTimeOffset.UtcNow.AddSeconds(-1);
-            var readings = Enumerable.Range(0, 1000)
-                .Select(i => new { sensorId = SensorId, timestamp = newest.AddSeconds(i - 999), value = 1000 + (i * 0.25) })
-                .ToArray();
-            var post = await Send(http, HttpMethod.Post, "/api/v1/readings", app.Secrets.IngestApiKey, new { readings });
+            var readings = ApiDriver.Readings(SensorId, 1000, i => 1000 + (i * 0.25));
+            var post = await api.PostReadingsAsync(readings);
             Assert.Equal(HttpStatusCode.Accepted, post.StatusCode);
             var ingest = await post.Content.ReadFromJsonAsync<JsonElement>();
             Assert.Equal(1000, ingest.GetProperty("accepted").GetInt32());
             Assert.Equal(0, ingest.GetProperty("rejected").GetArrayLength());
 
-            var stored = await WaitForAsync(() => ReadAllAsync(http, app.Secrets.ReadApiKey), r => r.Count == 1000, ReadableDeadline);
-            Assert.Equal(readings.Select(r => r.value), stored.Select(r => r.Value));
-            Assert.Equal(readings.Select(r => r.timestamp.UtcTicks / 10), stored.Select(r => r.Timestamp.UtcTicks / 10));
+            List<(DateTimeOffset Timestamp, double Value)> stored = [];
+            await Eventually.TrueAsync(async () => (stored = await api.ReadAllAsync(SensorId)).Count == 1000, ReadableDeadline, "all 1,000 readings to be readable");
+            Assert.Equal(Enumerable.Range(0, 1000).Select(i => 1000 + (i * 0.25)), stored.Select(r => r.Value));
+            Assert.True(stored.Zip(stored.Skip(1)).All(p => p.First.Timestamp < p.Second.Timestamp), "readings come oldest first");
 
-            var latest = await Get<JsonElement>(http, $"/api/v1/sensors/{SensorId}/latest", app.Secrets.ReadApiKey);
-            Assert.Equal(readings[^1].value, latest.GetProperty("value").GetDouble());
+            var latest = await api.GetAsync($"/api/v1/sensors/{SensorId}/latest");
+            Assert.Equal(1000 + (999 * 0.25), latest.GetProperty("value").GetDouble());
+            Assert.Equal(stored[^1].Timestamp, latest.GetProperty("timestamp").GetDateTimeOffset());
 
-            // Re-sending the same batch (a device retrying) stores nothing twice.
-            var again = await Send(http, HttpMethod.Post, "/api/v1/readings", app.Secrets.IngestApiKey, new { readings });
-            Assert.Equal(HttpStatusCode.Accepted, again.StatusCode);
-            var afterResend = await ReadAllAsync(http, app.Secrets.ReadApiKey);
-            Assert.Equal(1000, afterResend.Count);
+            // A device retrying the same batch stores nothing twice.
+            Assert.Equal(HttpStatusCode.Accepted, (await api.PostReadingsAsync(readings)).StatusCode);
+
+            // A Worker replica that crashes is restarted, and what is posted meanwhile is not lost.
+            var worker = app.Resource<ProjectResource>("worker").RunningReplicas[0];
+            var crashedPid = worker.Pid!.Value;
+            Process.GetProcessById(crashedPid).Kill();
+            var more = ApiDriver.Readings("kiln1.burner.pressure", 200, i => i);
+            Assert.Equal(HttpStatusCode.Created, (await api.PutSensorAsync("kiln1.burner.pressure", "kiln1")).StatusCode);
+            Assert.Equal(HttpStatusCode.Accepted, (await api.PostReadingsAsync(more)).StatusCode);
+            await Eventually.TrueAsync(() => worker.Pid != crashedPid && worker.Restarts == 1, TimeSpan.FromSeconds(30), "the crashed worker to be restarted");
+            await Eventually.TrueAsync(async () => (await api.ReadAllAsync("kiln1.burner.pressure")).Count == 200, TimeSpan.FromSeconds(30),
+                "readings posted around the crash to be stored");
+            Assert.Equal(1000, (await api.ReadAllAsync(SensorId)).Count);
+
+            pids = RecordedProcesses(state);
         }
         catch
         {
-            DumpLogs(app);
+            AppHostFactory.WriteLogs(app, output);
             throw;
         }
         finally
@@ -65,16 +79,17 @@ public sealed class PlatformTests(ITestOutputHelper output)
             await app.DisposeAsync();
         }
 
-        Assert.NotEmpty(pids);
+        Assert.True(pids.Count >= 7, $"expected a process per resource replica, found {pids.Count}");
         var survivors = pids.Where(pid => Directory.Exists($"/proc/{pid}")).ToList();
         Assert.True(survivors.Count == 0, $"processes still running after stop: {string.Join(", ", survivors)}");
         Assert.Empty(ProcessesMentioning(state));
         Assert.False(File.Exists(Path.Combine(state, "endpoints.json")), "endpoints.json is removed on exit");
+        AppHostFactory.Remove(state);
     }
 
-    private static IReadOnlyList<int> ResourceProcesses(DistributedApplication app)
+    private static List<int> RecordedProcesses(string state)
     {
-        var registry = JsonDocument.Parse(File.ReadAllText(Path.Combine(app.StateRoot, "processes.json")));
+        using var registry = JsonDocument.Parse(File.ReadAllText(Path.Combine(state, "processes.json")));
         return [.. registry.RootElement.EnumerateArray().Select(e => e.GetProperty("Pid").GetInt32())];
     }
 
@@ -82,77 +97,18 @@ public sealed class PlatformTests(ITestOutputHelper output)
     private static List<string> ProcessesMentioning(string state) =>
         [.. Directory.EnumerateDirectories("/proc")
             .Where(d => int.TryParse(Path.GetFileName(d), out _))
-            .Select(d => { try { return File.ReadAllText(Path.Combine(d, "cmdline")).Replace('\0', ' '); } catch (IOException) { return ""; } catch (UnauthorizedAccessException) { return ""; } })
+            .Select(ReadCommandLine)
             .Where(cmd => cmd.Contains(state, StringComparison.Ordinal))];
 
-    private static async Task<List<(DateTimeOffset Timestamp, double Value)>> ReadAllAsync(HttpClient http, string key)
-    {
-        var all = new List<(DateTimeOffset, double)>();
-        string? cursor = null;
-        do
-        {
-            var page = await Get<JsonElement>(http, $"/api/v1/sensors/{SensorId}/readings?limit=300" + (cursor is null ? "" : $"&cursor={cursor}"), key);
-            all.AddRange(page.GetProperty("items").EnumerateArray()
-                .Select(i => (i.GetProperty("timestamp").GetDateTimeOffset(), i.GetProperty("value").GetDouble())));
-            cursor = page.GetProperty("next").GetString();
-        }
-        while (cursor is not null);
-        return all;
-    }
-
-    private static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done, TimeSpan deadline)
-    {
-        using var timeout = new CancellationTokenSource(deadline);
-        while (true)
-        {
-            var value = await read();
-            if (done(value) || timeout.IsCancellationRequested)
-            {
-                return value;
-            }
-
-            await Task.Delay(50, CancellationToken.None);
-        }
-    }
-
-    private static async Task<HttpResponseMessage> Send(HttpClient http, HttpMethod method, string path, string key, object body)
-    {
-        using var request = new HttpRequestMessage(method, path) { Content = JsonContent.Create(body) };
-        request.Headers.Add("X-Api-Key", key);
-        return await http.SendAsync(request);
-    }
-
-    private static async Task<T> Get<T>(HttpClient http, string path, string key)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, path);
-        request.Headers.Add("X-Api-Key", key);
-        using var response = await http.SendAsync(request);
-        Assert.True(response.IsSuccessStatusCode, $"GET {path} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-        return (await response.Content.ReadFromJsonAsync<T>())!;
-    }
-
-    private void DumpLogs(DistributedApplication app)
+    private static string ReadCommandLine(string procDirectory)
     {
         try
         {
-            foreach (var (name, log) in app.Context.Logs)
-            {
-                foreach (var line in log.Snapshot().TakeLast(40))
-                {
-                    output.WriteLine($"{name,-10}| {line}");
-                }
-            }
+            return File.ReadAllText(Path.Combine(procDirectory, "cmdline")).Replace('\0', ' ');
         }
-        catch (InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            output.WriteLine("(the application never started; no resource output)");
+            return "";
         }
     }
-}
-
-/// <summary>Platform tests boot many processes; they run one at a time.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class PlatformTestGroup
-{
-    public const string Name = "platform";
 }

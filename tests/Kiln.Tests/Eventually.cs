@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Kiln.Tests.Redis;
+namespace Kiln.Tests;
 
 /// <summary>Waits for a condition with a deadline; the short pause between checks is a poll interval, not a guess at timing.</summary>
 internal static class Eventually

@@ -1,0 +1,76 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Kiln.AppHost.Model;
+using Kiln.AppHost.Resources;
+
+namespace Kiln.Tests.Distributed;
+
+/// <summary>Calls the running Api over real HTTP with the keys the AppHost generated.</summary>
+internal sealed class ApiDriver(DistributedApplication app) : IDisposable
+{
+    private readonly HttpClient _http = new() { BaseAddress = app.Resource<ProjectResource>("api").Urls[0] };
+
+    public string AdminKey => app.Secrets.AdminApiKey;
+    public string IngestKey => app.Secrets.IngestApiKey;
+    public string ReadKey => app.Secrets.ReadApiKey;
+
+    public Task<HttpResponseMessage> PutSensorAsync(string id, string site) =>
+        SendAsync(HttpMethod.Put, $"/api/v1/sensors/{id}", AdminKey,
+            new { site, kind = "temperature", unit = "C", rule = new { low = (double?)null, high = 1450, hysteresis = 5 } });
+
+    public Task<HttpResponseMessage> PostReadingsAsync(object readings, string? key = null) =>
+        SendAsync(HttpMethod.Post, "/api/v1/readings", key ?? IngestKey, new { readings });
+
+    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? key, object? body = null, string? rawJson = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (rawJson is not null)
+        {
+            request.Content = new StringContent(rawJson, System.Text.Encoding.UTF8, "application/json");
+        }
+        else if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
+        if (key is not null)
+        {
+            request.Headers.Add("X-Api-Key", key);
+        }
+
+        return await _http.SendAsync(request);
+    }
+
+    public async Task<JsonElement> GetAsync(string path)
+    {
+        using var response = await SendAsync(HttpMethod.Get, path, ReadKey);
+        Assert.True(response.IsSuccessStatusCode, $"GET {path} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    /// <summary>Every stored reading of a sensor, following the cursor page by page.</summary>
+    public async Task<List<(DateTimeOffset Timestamp, double Value)>> ReadAllAsync(string sensorId, int pageSize = 300)
+    {
+        var all = new List<(DateTimeOffset, double)>();
+        string? cursor = null;
+        do
+        {
+            var page = await GetAsync($"/api/v1/sensors/{sensorId}/readings?limit={pageSize}" + (cursor is null ? "" : $"&cursor={cursor}"));
+            all.AddRange(page.GetProperty("items").EnumerateArray()
+                .Select(i => (i.GetProperty("timestamp").GetDateTimeOffset(), i.GetProperty("value").GetDouble())));
+            cursor = page.GetProperty("next").GetString();
+        }
+        while (cursor is not null);
+        return all;
+    }
+
+    /// <summary>Readings for the last <paramref name="count"/> seconds, one per second, newest a second ago.</summary>
+    public static object[] Readings(string sensorId, int count, Func<int, double> value)
+    {
+        var newest = DateTimeOffset.UtcNow.AddSeconds(-1);
+        return [.. Enumerable.Range(0, count).Select(i => new { sensorId, timestamp = newest.AddSeconds(i - count + 1), value = value(i) })];
+    }
+
+    public void Dispose() => _http.Dispose();
+}
+

@@ -1,0 +1,41 @@
+using Kiln.AppHost.Model;
+using Xunit.Abstractions;
+
+namespace Kiln.Tests.Distributed;
+
+/// <summary>One running platform shared by the tests of a class; stopped and its state removed afterwards.</summary>
+public sealed class PlatformFixture : IAsyncLifetime
+{
+    private static readonly TimeSpan StartDeadline = TimeSpan.FromMinutes(2);
+
+    public string StateDirectory { get; } = AppHostFactory.NewStateDirectory();
+
+    internal DistributedApplication App { get; private set; } = null!;
+
+    internal ApiDriver Api { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        App = AppHostFactory.Create(StateDirectory);
+        using var deadline = new CancellationTokenSource(StartDeadline);
+        await App.StartAsync(deadline.Token);
+        Api = new ApiDriver(App);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Api?.Dispose();
+        await App.DisposeAsync();
+        AppHostFactory.Remove(StateDirectory);
+    }
+
+    /// <summary>The last lines of every resource's output, for a failing test's report.</summary>
+    internal void WriteLogs(ITestOutputHelper output) => AppHostFactory.WriteLogs(App, output);
+}
+
+/// <summary>Platform tests boot many processes; they run one at a time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class PlatformTestGroup
+{
+    public const string Name = "platform";
+}
