@@ -158,6 +158,22 @@ internal sealed class DistributedApplication : IAsyncDisposable
         Context.Say($"{resource.Name} ({resource.Type}) healthy after {stopwatch.Elapsed.TotalSeconds:0.0} s");
     }
 
+    /// <summary>Stops one resource (what the dashboard's stop command does); its dependants keep running.</summary>
+    public async Task StopResourceAsync(string name)
+    {
+        var resource = Resource<Resource>(name);
+        await resource.StopAsync();
+        resource.State = ResourceState.Exited;
+        Context.Say($"{name} stopped on request");
+    }
+
+    /// <summary>Starts a stopped resource again, on the same endpoint, and returns once it is healthy.</summary>
+    public async Task StartResourceAsync(string name, CancellationToken cancellationToken)
+    {
+        var resource = Resource<Resource>(name);
+        await StartAfterAsync(resource, [], cancellationToken);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 1)

@@ -80,7 +80,8 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
         Directory.CreateDirectory(socketDir);
         Chown(home, runAs);
         Chown(socketDir, runAs);
-        Port = PortAllocator.Next();
+        // A restarted server keeps its port: the services were handed it in their connection strings.
+        Port = Port == 0 ? PortAllocator.Next() : Port;
         Password = context.Secrets.PostgresPassword;
         var log = context.LogFor(Name);
 
@@ -100,7 +101,8 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
 
         // Trust over the owner-only Unix socket lets the AppHost (re)set the password from secrets.json
         // each start, so data kept across runs always matches the current secret.
-        var local = new NpgsqlConnectionStringBuilder { Host = socketDir, Port = Port, Username = SuperUser, Database = "postgres", Timeout = 3 }.ConnectionString;
+        // Unpooled: a pooled connection would outlive a restart of the server and fail on first use.
+        var local = new NpgsqlConnectionStringBuilder { Host = socketDir, Port = Port, Username = SuperUser, Database = "postgres", Timeout = 3, Pooling = false }.ConnectionString;
         await HealthProbe.PollAsync(Name, _process.Exited, TimeSpan.FromSeconds(60), async ct =>
         {
             try

@@ -33,6 +33,7 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
 
     public async Task StartAsync(RunContext context, CancellationToken cancellationToken)
     {
+        _stopping = false;
         var log = context.LogFor(project.Replicas > 1 ? $"{project.Name}-{Index}" : project.Name);
         _process = await LaunchAsync(context, log);
         await HealthProbe.WaitForHttpHealthyAsync(project.Name, new Uri(Url, "/health"), _process.Exited, StartupDeadline, cancellationToken);

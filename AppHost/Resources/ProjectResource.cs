@@ -41,8 +41,9 @@ internal sealed class ProjectResource(string name, string program) : Resource(na
             throw new ProvisioningException($"{Name}: {AssemblyPath} does not exist. Build the solution first: dotnet build App.sln");
         }
 
-        // Ports are allocated up front so every replica (and every service referencing this one) knows them all.
-        for (var i = 0; i < Replicas; i++)
+        // Ports are allocated up front so every replica (and every service referencing this one) knows them all;
+        // a project started again after a stop keeps them.
+        for (var i = _replicas.Count; i < Replicas; i++)
         {
             var port = PortAllocator.Next();
             var suffix = RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyz", 8);

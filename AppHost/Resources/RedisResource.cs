@@ -35,7 +35,8 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
             return;
         }
 
-        Port = PortAllocator.Next();
+        // A restarted server keeps its port: the services were handed it in their connection strings.
+        Port = Port == 0 ? PortAllocator.Next() : Port;
         _password = context.Secrets.CachePassword;
         var home = context.State.For(Name);
         var log = context.LogFor(Name);
