@@ -1,0 +1,81 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Kiln.Tests.ServiceDefaults;
+
+/// <summary>
+/// A service with ServiceDefaults exports traces, metrics and logs over OTLP/HTTP when the AppHost's
+/// OTEL variables say where, to a real receiver on loopback. The receiver keeps raw protobuf bodies;
+/// names are UTF-8 strings inside them, which is all these checks need.
+/// </summary>
+public sealed class TelemetryExportTests : IAsyncLifetime
+{
+    private const string ApiKey = "test-otlp-key";
+    private readonly ConcurrentQueue<(string Path, string? Key, string ContentType, byte[] Body)> _received = new();
+    private WebApplication _receiver = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        _receiver = builder.Build();
+        _receiver.MapPost("/v1/{signal}", async (HttpContext context) =>
+        {
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
+            _received.Enqueue((context.Request.Path, context.Request.Headers["x-otlp-api-key"].ToString(), context.Request.ContentType ?? "", body.ToArray()));
+            return Results.Ok();
+        });
+        await _receiver.StartAsync();
+    }
+
+    public async Task DisposeAsync() => await _receiver.DisposeAsync();
+
+    [Fact]
+    public async Task Traces_metrics_and_logs_reach_the_otlp_endpoint_and_health_probes_are_left_out()
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] = _receiver.Urls.Single();
+        builder.Configuration["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+        builder.Configuration["OTEL_EXPORTER_OTLP_HEADERS"] = $"x-otlp-api-key={ApiKey}";
+        builder.Configuration["OTEL_SERVICE_NAME"] = "otel-probe-service";
+        builder.Configuration["OTEL_BSP_SCHEDULE_DELAY"] = "100";
+        builder.Configuration["OTEL_BLRP_SCHEDULE_DELAY"] = "100";
+        builder.Configuration["OTEL_METRIC_EXPORT_INTERVAL"] = "200";
+        builder.AddServiceDefaults();
+        await using var app = builder.Build();
+        app.MapDefaultEndpoints();
+        app.MapGet("/ping/{id}", (string id, ILoggerFactory logs) =>
+        {
+            logs.CreateLogger("Probe").LogWarning("ping {Id} answered", id);
+            return "pong";
+        });
+        await app.StartAsync();
+
+        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+        await http.GetStringAsync("/health");
+        await http.GetStringAsync("/ping/7");
+
+        await Eventually.TrueAsync(() => Contains("/v1/traces", "GET /ping/{id}"), TimeSpan.FromSeconds(15), "the request's span to be exported");
+        await Eventually.TrueAsync(() => Contains("/v1/logs", "answered"), TimeSpan.FromSeconds(15), "the log record to be exported");
+        await Eventually.TrueAsync(() => Contains("/v1/metrics", "http.server.request.duration"), TimeSpan.FromSeconds(15), "the request metric to be exported");
+
+        Assert.All(_received, r => Assert.Equal(ApiKey, r.Key));
+        Assert.All(_received, r => Assert.Equal("application/x-protobuf", r.ContentType));
+        Assert.True(Contains("/v1/traces", "otel-probe-service"), "spans carry the service name");
+        Assert.False(Contains("/v1/traces", "GET /health"), "health probes are not traced");
+        await app.StopAsync();
+    }
+
+    private bool Contains(string path, string text)
+    {
+        var needle = Encoding.UTF8.GetBytes(text);
+        return _received.Any(r => r.Path == path && r.Body.AsSpan().IndexOf(needle) >= 0);
+    }
+}
