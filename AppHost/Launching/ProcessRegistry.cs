@@ -65,11 +65,22 @@ internal sealed class ProcessRegistry(string path)
         return ended;
     }
 
+    /// <summary>
+    /// Best effort: the registry is the second safeguard, so a state folder deleted under a running
+    /// AppHost must not crash it (the parent-death signal still guards the children).
+    /// </summary>
     private void Save()
     {
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(_entries.Values.ToArray()));
-        File.Move(temp, path, overwrite: true);
+        try
+        {
+            var temp = path + ".tmp";
+            File.WriteAllText(temp, JsonSerializer.Serialize(_entries.Values.ToArray()));
+            File.Move(temp, path, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"apphost     | could not record child processes in {path}: {ex.Message}");
+        }
     }
 
     /// <summary>Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot.</summary>

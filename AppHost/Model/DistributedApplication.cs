@@ -20,6 +20,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly StateDirectory _state;
     private RunContext? _context;
+    private IDisposable? _lock;
     private bool _started;
     private int _stopped;
 
@@ -78,9 +79,17 @@ internal sealed class DistributedApplication : IAsyncDisposable
         }
         finally
         {
-            Console.WriteLine("apphost     | stopping…");
+            var started = _context is not null;
+            if (started)
+            {
+                Console.WriteLine("apphost     | stopping…");
+            }
+
             DisposeAsync().AsTask().GetAwaiter().GetResult();
-            Console.WriteLine("apphost     | stopped; no resource process remains");
+            if (started)
+            {
+                Console.WriteLine("apphost     | stopped; no resource process remains");
+            }
         }
     }
 
@@ -93,6 +102,8 @@ internal sealed class DistributedApplication : IAsyncDisposable
 
         _started = true;
         var console = new ConsoleSink(EchoOutput);
+        _state.Create();
+        _lock = _state.Lock();
         if (_builder.Fresh)
         {
             console.Write("apphost", $"--fresh: wiping {_state.Root}");
@@ -100,7 +111,6 @@ internal sealed class DistributedApplication : IAsyncDisposable
             _state.Wipe();
         }
 
-        _state.Create();
         var processes = new ProcessRegistry(_state.ProcessesFile);
         foreach (var leftover in processes.EndLeftovers())
         {
@@ -184,6 +194,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
         await _stopping.CancelAsync();
         if (_context is null)
         {
+            _lock?.Dispose();
             return;
         }
 
@@ -195,6 +206,8 @@ internal sealed class DistributedApplication : IAsyncDisposable
         {
             resource.State = ResourceState.Finished;
         }
+
+        _lock?.Dispose();
     }
 
     private async Task StopQuietly(Resource resource)

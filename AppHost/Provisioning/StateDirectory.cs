@@ -34,11 +34,43 @@ internal sealed class StateDirectory
             | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
     }
 
+    /// <summary>Deletes everything in the folder but the lock this AppHost holds.</summary>
     public void Wipe()
     {
-        if (Directory.Exists(Root))
+        if (!Directory.Exists(Root))
         {
-            Directory.Delete(Root, recursive: true);
+            return;
+        }
+
+        foreach (var directory in Directory.EnumerateDirectories(Root))
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+
+        foreach (var file in Directory.EnumerateFiles(Root).Where(f => Path.GetFileName(f) != LockFileName))
+        {
+            File.Delete(file);
+        }
+    }
+
+    private const string LockFileName = "apphost.lock";
+
+    /// <summary>
+    /// Takes the folder for this AppHost alone. A second AppHost on the same folder would otherwise
+    /// end the first one's processes as leftovers and share its data directories.
+    /// </summary>
+    public IDisposable Lock()
+    {
+        var path = Path.Combine(Root, LockFileName);
+        try
+        {
+            // .NET takes an exclusive flock for FileShare.None; the kernel drops it when this process dies.
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            throw new ProvisioningException(
+                $"Another AppHost is running with {Root}. Stop it first, or give this one its own folder with --state-dir.");
         }
     }
 

@@ -40,8 +40,13 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
         _password = context.Secrets.CachePassword;
         var home = context.State.For(Name);
         var log = context.LogFor(Name);
+        // Kiln:Resources:{name}:Server = redis | garnet; by default redis-server when the machine has it.
         var server = context.Configuration[$"Kiln:Resources:{Name}:Server"];
         var redisServer = server is null or "redis" ? Prerequisite.FindOnPath("redis-server") : null;
+        if (redisServer is null)
+        {
+            context.Say($"{Name}: {(server == "garnet" ? "Garnet requested" : "no redis-server on this machine")}; using Garnet");
+        }
 
         ProcessSpec spec;
         if (redisServer is not null)
@@ -102,7 +107,7 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
                 return dll;
             }
 
-            context.Say($"no redis-server on this machine: installing Garnet {GarnetVersion} as a dotnet tool (first run only)");
+            context.Say($"installing Garnet {GarnetVersion} as a dotnet tool under {toolPath} (first run only)");
             using var install = System.Diagnostics.Process.Start(DotnetHost.Path,
                 ["tool", "install", "garnet-server", "--version", GarnetVersion, "--tool-path", toolPath]);
             await install.WaitForExitAsync(cancellationToken);
