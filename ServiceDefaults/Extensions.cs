@@ -1,4 +1,6 @@
 using Kiln.ServiceDefaults;
+using Kiln.ServiceDefaults.Kafka;
+using Kiln.ServiceDefaults.Redis;
 using Kiln.ServiceDefaults.Resilience;
 using Kiln.ServiceDefaults.ServiceDiscovery;
 using Kiln.ServiceDefaults.Telemetry;
@@ -20,9 +22,6 @@ namespace Microsoft.Extensions.Hosting;
 /// </summary>
 public static class ServiceDefaultsExtensions
 {
-    /// <summary>Activity sources of Kiln's own clients, recorded alongside the framework's.</summary>
-    public static readonly string[] KilnActivitySources = ["Kiln.Redis", "Kiln.Kafka", "Kiln.Worker", "Kiln.Api"];
-
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.ConfigureOpenTelemetry();
@@ -51,11 +50,11 @@ public static class ServiceDefaultsExtensions
         var otel = new ServiceCollectionOpenTelemetryBuilder(builder.Services)
             .WithMetrics(metrics => metrics
                 .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Net.Http", "System.Runtime", "Npgsql")
-                .AddMeter(KilnActivitySources))
+                .AddMeter(RedisTelemetry.MeterName))
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName)
                 .AddSource("Microsoft.AspNetCore", "System.Net.Http", "Npgsql")
-                .AddSource(KilnActivitySources));
+                .AddSource(RedisTelemetry.SourceName, KafkaTracing.ActivitySourceName));
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {

@@ -38,9 +38,20 @@ def descendants(pid):
 def run_once(fresh):
     apphost = os.path.join(ROOT, "AppHost", "bin", "Debug", "net10.0", "Kiln.AppHost")
     args = [apphost] + (["--fresh"] if fresh else [])
+    launched_at = time.time()
     started = time.monotonic()
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    wait_for(lambda: os.path.exists(ENDPOINTS), 120, "all resources healthy")
+    try:
+        return measure(process, started, launched_at)
+    finally:
+        if process.poll() is None:  # a failed measurement must not leave the platform running
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
+
+
+def measure(process, started, launched_at):
+    # An endpoints.json left by an AppHost that was killed is older than this launch: wait for a new one.
+    wait_for(lambda: os.path.exists(ENDPOINTS) and os.path.getmtime(ENDPOINTS) >= launched_at, 120, "all resources healthy")
     healthy = time.monotonic() - started
 
     endpoints = json.load(open(ENDPOINTS))

@@ -15,7 +15,13 @@ internal static class WorkerExtensions
         var assignment = new PartitionAssignment();
         builder.Services.AddSingleton(assignment);
         builder.AddKafkaConsumer<string, byte[]>(Topology.Resources.Kafka,
-            consumer => consumer.GroupId = Topology.WorkerConsumerGroup,
+            consumer =>
+            {
+                consumer.GroupId = Topology.WorkerConsumerGroup;
+                // A fetch that finds nothing waits this long on the broker before answering; newly
+                // produced readings then wait for the next fetch, so keep it short (default 500 ms).
+                consumer.FetchWaitMaxMs = 50;
+            },
             consumer => assignment.Attach(consumer));
         builder.AddKafkaProducer<string, byte[]>(Topology.Resources.Kafka);
 
