@@ -11,70 +11,55 @@ internal static class ProblemDetailsExtensions
     {
         services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
             context.ProblemDetails.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier);
-        services.AddExceptionHandler<BadRequestExceptionHandler>();
-        services.AddExceptionHandler<DependencyUnavailableExceptionHandler>();
+        services.AddExceptionHandler<KnownFailureHandler>();
         return services;
     }
 
-    /// <summary>Turns a malformed body (bad JSON, wrong types, too large) into a 4xx that says what was wrong.</summary>
-    private sealed class BadRequestExceptionHandler(IProblemDetailsService problemDetails) : IExceptionHandler
+    /// <summary>What a failure means for the client, or null for a bug (which stays a logged 500).</summary>
+    internal sealed record Failure(int Status, string Title, string Detail, int? RetryAfterSeconds = null);
+
+    internal static Failure? Describe(Exception exception) => exception switch
+    {
+        // A malformed body: bad JSON, wrong types, too large. Say what was wrong.
+        BadHttpRequestException badRequest => new Failure(badRequest.StatusCode, "The request could not be read.",
+            badRequest.InnerException is { } inner ? $"{badRequest.Message} {inner.Message}" : badRequest.Message),
+
+        // A dependency being down is neither the client's fault nor a bug: 503, so clients and the
+        // resilience pipeline try again.
+        Npgsql.NpgsqlException { IsTransient: true } => Unavailable("The database"),
+        Kiln.ServiceDefaults.Redis.RedisConnectionException => Unavailable("The cache"),
+        TimeoutException => Unavailable("A dependency"),
+        _ => null,
+    };
+
+    private static Failure Unavailable(string dependency) =>
+        new(StatusCodes.Status503ServiceUnavailable, "A dependency is unavailable.", $"{dependency} could not be reached. Retry after 5 s.", 5);
+
+    private sealed class KnownFailureHandler(IProblemDetailsService problemDetails, ILogger<KnownFailureHandler> logger) : IExceptionHandler
     {
         public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
         {
-            if (exception is not BadHttpRequestException badRequest)
+            if (Describe(exception) is not { } failure)
             {
                 return false;
             }
 
-            httpContext.Response.StatusCode = badRequest.StatusCode;
-            return await problemDetails.TryWriteAsync(new ProblemDetailsContext
+            if (failure.Status >= 500)
             {
-                HttpContext = httpContext,
-                Exception = exception,
-                ProblemDetails = new ProblemDetails
-                {
-                    Status = badRequest.StatusCode,
-                    Title = "The request could not be read.",
-                    Detail = badRequest.InnerException is { } inner ? $"{badRequest.Message} {inner.Message}" : badRequest.Message,
-                },
-            });
-        }
-    }
-
-    /// <summary>
-    /// The database or cache being down is not the client's fault nor a bug: 503 with Retry-After, so
-    /// clients and the resilience pipeline try again, instead of a 500.
-    /// </summary>
-    private sealed class DependencyUnavailableExceptionHandler(IProblemDetailsService problemDetails, ILogger<DependencyUnavailableExceptionHandler> logger)
-        : IExceptionHandler
-    {
-        public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
-        {
-            var dependency = exception switch
-            {
-                Npgsql.NpgsqlException { IsTransient: true } => "the database",
-                Kiln.ServiceDefaults.Redis.RedisConnectionException => "the cache",
-                TimeoutException => "a dependency",
-                _ => null,
-            };
-            if (dependency is null)
-            {
-                return false;
+                logger.LogWarning("{Title} {Detail} ({Reason})", failure.Title, failure.Detail, exception.Message);
             }
 
-            logger.LogWarning("{Dependency} is unavailable: {Reason}", dependency, exception.Message);
-            httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            httpContext.Response.Headers.RetryAfter = "5";
+            httpContext.Response.StatusCode = failure.Status;
+            if (failure.RetryAfterSeconds is { } seconds)
+            {
+                httpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
             return await problemDetails.TryWriteAsync(new ProblemDetailsContext
             {
                 HttpContext = httpContext,
                 Exception = exception,
-                ProblemDetails = new ProblemDetails
-                {
-                    Status = StatusCodes.Status503ServiceUnavailable,
-                    Title = "A dependency is unavailable.",
-                    Detail = $"{char.ToUpperInvariant(dependency[0])}{dependency[1..]} could not be reached. Retry after 5 s.",
-                },
+                ProblemDetails = new ProblemDetails { Status = failure.Status, Title = failure.Title, Detail = failure.Detail },
             });
         }
     }
