@@ -13,7 +13,7 @@ internal static class AppHostFactory
 {
     private static readonly Lock Gate = new();
 
-    public static DistributedApplication Create(string stateDirectory)
+    public static DistributedApplication Create(string stateDirectory, params string[] arguments)
     {
         var entryPoint = typeof(DistributedApplication).Assembly.EntryPoint
             ?? throw new InvalidOperationException("The AppHost assembly has no entry point.");
@@ -23,7 +23,7 @@ internal static class AppHostFactory
             DistributedApplication.TestingHook = app => application = app;
             try
             {
-                entryPoint.Invoke(null, [new[] { "--state-dir", stateDirectory }]);
+                entryPoint.Invoke(null, [new[] { "--state-dir", stateDirectory }.Concat(arguments).ToArray()]);
             }
             catch (TargetInvocationException ex) when (ex.InnerException is not null)
             {
