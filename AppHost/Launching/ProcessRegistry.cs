@@ -52,13 +52,22 @@ internal sealed class ProcessRegistry(string path)
             entries = [];
         }
 
+        var killed = new List<int>();
         foreach (var entry in entries)
         {
             if (entry.StartTime is not null && StartTime(entry.Pid) == entry.StartTime)
             {
                 Signals.SendToGroup(entry.Pid, Signals.SigKill);
+                killed.Add(entry.Pid);
                 ended.Add($"{entry.Resource} (pid {entry.Pid})");
             }
+        }
+
+        // A server must be gone before its successor opens the same data folder.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (killed.Any(IsRunning) && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(50);
         }
 
         File.Delete(path);
@@ -80,6 +89,20 @@ internal sealed class ProcessRegistry(string path)
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"apphost     | could not record child processes in {path}: {ex.Message}");
+        }
+    }
+
+    /// <summary>Alive and not a zombie (a zombie is dead, only waiting for its new parent to reap it).</summary>
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[stat.LastIndexOf(')') + 2] != 'Z';
+        }
+        catch (IOException)
+        {
+            return false;
         }
     }
 

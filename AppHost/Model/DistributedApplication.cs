@@ -104,17 +104,19 @@ internal sealed class DistributedApplication : IAsyncDisposable
         var console = new ConsoleSink(EchoOutput);
         _state.Create();
         _lock = _state.Lock();
+
+        // Leftovers first: --fresh must not wipe data from under a server that is still running.
+        var processes = new ProcessRegistry(_state.ProcessesFile);
+        foreach (var leftover in processes.EndLeftovers())
+        {
+            console.Write("apphost", $"ended {leftover}, left running by an AppHost that did not shut down");
+        }
+
         if (_builder.Fresh)
         {
             console.Write("apphost", $"--fresh: wiping {_state.Root}");
             WipeExternalData();
             _state.Wipe();
-        }
-
-        var processes = new ProcessRegistry(_state.ProcessesFile);
-        foreach (var leftover in processes.EndLeftovers())
-        {
-            console.Write("apphost", $"ended {leftover}, left running by an AppHost that did not shut down");
         }
 
         File.Delete(_state.EndpointsFile);

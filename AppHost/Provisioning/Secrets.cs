@@ -38,8 +38,8 @@ internal sealed record Secrets
             }
             catch (JsonException ex)
             {
-                throw new InvalidOperationException(
-                    $"{path} is unreadable ({ex.Message}). Start with --fresh to generate new secrets (this also wipes local data).", ex);
+                throw new ProvisioningException(
+                    $"{path} is unreadable ({ex.Message}). Start with --fresh to generate new secrets (this also wipes local data).");
             }
         }
 
