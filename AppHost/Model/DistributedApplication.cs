@@ -5,6 +5,7 @@ using Kiln.AppHost.Health;
 using Kiln.AppHost.Launching;
 using Kiln.AppHost.Provisioning;
 using Kiln.AppHost.Resources;
+using Kiln.AppHost.Telemetry;
 
 namespace Kiln.AppHost.Model;
 
@@ -21,6 +22,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
     private readonly StateDirectory _state;
     private RunContext? _context;
     private IDisposable? _lock;
+    private OtlpReceiver? _telemetry;
     private bool _started;
     private int _stopped;
 
@@ -41,6 +43,9 @@ internal sealed class DistributedApplication : IAsyncDisposable
     public Secrets Secrets => _context?.Secrets ?? throw new InvalidOperationException("The application has not started.");
 
     public string StateRoot => _state.Root;
+
+    /// <summary>The OTLP endpoint the services export to.</summary>
+    internal OtlpReceiver Telemetry => _telemetry ?? throw new InvalidOperationException("The application has not started.");
 
     internal RunContext Context => _context ?? throw new InvalidOperationException("The application has not started.");
 
@@ -120,9 +125,12 @@ internal sealed class DistributedApplication : IAsyncDisposable
         }
 
         File.Delete(_state.EndpointsFile);
-        _context = new RunContext(_state, Secrets.LoadOrCreate(_state.SecretsFile), _builder.Configuration, console, processes)
+        var secrets = Secrets.LoadOrCreate(_state.SecretsFile);
+        _telemetry = await OtlpReceiver.StartAsync(secrets.OtlpApiKey, cancellationToken);
+        _context = new RunContext(_state, secrets, _builder.Configuration, console, processes)
         {
             Stopping = _stopping.Token,
+            OtlpEndpoint = _telemetry.Url,
         };
 
         await new MachineProvisioner(console).EnsureAsync([.. Resources.SelectMany(r => r.Prerequisites(_context))], cancellationToken);
@@ -209,6 +217,12 @@ internal sealed class DistributedApplication : IAsyncDisposable
             resource.State = ResourceState.Finished;
         }
 
+        // Last: the services flush their telemetry as they stop.
+        if (_telemetry is not null)
+        {
+            await _telemetry.DisposeAsync();
+        }
+
         _lock?.Dispose();
     }
 
@@ -242,6 +256,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
             Context.Say($"{project.Name,-8} {string.Join("  ", project.Urls.Select(u => u.ToString().TrimEnd('/')))}");
         }
 
+        Context.Say($"telemetry (OTLP/HTTP) {Telemetry.Url.ToString().TrimEnd('/')}");
         Context.Say($"endpoints: {_state.EndpointsFile}; secrets (API keys): {_state.SecretsFile}");
         Context.Say("press Ctrl+C to stop everything");
     }

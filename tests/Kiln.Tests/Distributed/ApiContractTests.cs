@@ -10,7 +10,7 @@ namespace Kiln.Tests.Distributed;
 
 /// <summary>The Api's wire contract and the Worker's handling of bad messages, against the running platform.</summary>
 [Collection(PlatformTestGroup.Name)]
-public sealed class ApiContractTests(PlatformFixture platform, ITestOutputHelper output) : IClassFixture<PlatformFixture>, IDisposable
+public sealed class ApiContractTests(PlatformFixture platform, ITestOutputHelper output) : IDisposable
 {
     private ApiDriver Api => platform.Api;
 

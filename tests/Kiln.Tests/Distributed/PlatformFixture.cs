@@ -3,7 +3,7 @@ using Xunit.Abstractions;
 
 namespace Kiln.Tests.Distributed;
 
-/// <summary>One running platform shared by the tests of a class; stopped and its state removed afterwards.</summary>
+/// <summary>One running platform shared by the platform tests; stopped and its state removed afterwards.</summary>
 public sealed class PlatformFixture : IAsyncLifetime
 {
     private static readonly TimeSpan StartDeadline = TimeSpan.FromMinutes(2);
@@ -33,9 +33,12 @@ public sealed class PlatformFixture : IAsyncLifetime
     internal void WriteLogs(ITestOutputHelper output) => AppHostFactory.WriteLogs(App, output);
 }
 
-/// <summary>Platform tests boot many processes; they run one at a time.</summary>
+/// <summary>
+/// Platform tests boot many processes; they run one at a time, and those that only use the platform
+/// share one (<see cref="PlatformFixture"/>). Tests of the platform's own life boot their own.
+/// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class PlatformTestGroup
+public sealed class PlatformTestGroup : ICollectionFixture<PlatformFixture>
 {
     public const string Name = "platform";
 }

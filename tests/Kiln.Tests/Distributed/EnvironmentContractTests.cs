@@ -1,0 +1,70 @@
+using Kiln.AppHost.Resources;
+
+namespace Kiln.Tests.Distributed;
+
+/// <summary>Each project receives what the Aspire AppHost would hand it (ASPIRE-CONTRACT.md §1).</summary>
+[Collection(PlatformTestGroup.Name)]
+public sealed class EnvironmentContractTests(PlatformFixture platform)
+{
+    [Fact]
+    public void Every_replica_gets_the_aspire_environment_contract()
+    {
+        var worker = platform.App.Resource<ProjectResource>("worker");
+        var environments = worker.RunningReplicas.Select(r => worker.EnvironmentFor(r, platform.App.Context)).ToList();
+        Assert.Equal(2, environments.Count);
+        foreach (var env in environments)
+        {
+            Assert.Equal("worker", env["OTEL_SERVICE_NAME"]);
+            Assert.Matches("^service.instance.id=[a-z]{8}$", env["OTEL_RESOURCE_ATTRIBUTES"]);
+            Assert.Equal("http/protobuf", env["OTEL_EXPORTER_OTLP_PROTOCOL"]);
+            Assert.StartsWith("x-otlp-api-key=", env["OTEL_EXPORTER_OTLP_HEADERS"], StringComparison.Ordinal);
+            Assert.Equal(platform.App.Telemetry.Url.ToString().TrimEnd('/'), env["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+            Assert.Equal("in_memory", env["OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY"]);
+            Assert.Equal("1000", env["OTEL_BSP_SCHEDULE_DELAY"]);
+            Assert.Equal("always_on", env["OTEL_TRACES_SAMPLER"]);
+            Assert.Equal("Development", env["ASPNETCORE_ENVIRONMENT"]);
+            Assert.Equal("true", env["ASPNETCORE_FORWARDEDHEADERS_ENABLED"]);
+            Assert.Matches("^http://localhost:[0-9]+$", env["ASPNETCORE_URLS"]);
+            Assert.Matches("^Host=127.0.0.1;Port=[0-9]+;Username=postgres;Password=[A-Za-z0-9]{32};Database=kilndb$", env["ConnectionStrings__kilndb"]);
+            Assert.Matches("^127.0.0.1:[0-9]+,password=[A-Za-z0-9]{32}$", env["ConnectionStrings__cache"]);
+            Assert.Matches("^127.0.0.1:[0-9]+$", env["ConnectionStrings__kafka"]);
+        }
+
+        Assert.NotEqual(environments[0]["OTEL_RESOURCE_ATTRIBUTES"], environments[1]["OTEL_RESOURCE_ATTRIBUTES"]);
+        Assert.NotEqual(environments[0]["ASPNETCORE_URLS"], environments[1]["ASPNETCORE_URLS"]);
+    }
+
+    [Fact]
+    public void Web_finds_the_api_by_both_service_discovery_forms()
+    {
+        var web = platform.App.Resource<ProjectResource>("web");
+        var env = web.EnvironmentFor(web.RunningReplicas[0], platform.App.Context);
+        var api = platform.App.Resource<ProjectResource>("api").Urls[0].ToString().TrimEnd('/');
+        Assert.Equal(api, env["services__api__http__0"]);
+        Assert.Equal(api, env["API_HTTP"]);
+        Assert.DoesNotContain(env.Keys, k => k.StartsWith("ConnectionStrings__", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Every_service_exports_traces_logs_and_metrics_to_the_apphost()
+    {
+        await platform.Api.GetAsync("/api/v1/sensors");
+        foreach (var signal in new[] { "traces", "logs", "metrics" })
+        {
+            await Eventually.TrueAsync(() => platform.App.Telemetry.Exports(signal) > 0, TimeSpan.FromSeconds(15), $"an OTLP {signal} export");
+        }
+    }
+
+    [Fact]
+    public async Task The_otlp_endpoint_refuses_a_wrong_key_and_a_wrong_format()
+    {
+        using var http = new HttpClient { BaseAddress = platform.App.Telemetry.Url };
+        using var noKey = new ByteArrayContent([]);
+        noKey.Headers.ContentType = new("application/x-protobuf");
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await http.PostAsync("/v1/traces", noKey)).StatusCode);
+
+        using var json = new HttpRequestMessage(HttpMethod.Post, "/v1/traces") { Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json") };
+        json.Headers.Add("x-otlp-api-key", platform.App.Secrets.OtlpApiKey);
+        Assert.Equal(System.Net.HttpStatusCode.UnsupportedMediaType, (await http.SendAsync(json)).StatusCode);
+    }
+}
