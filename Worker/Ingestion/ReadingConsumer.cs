@@ -30,10 +30,12 @@ internal sealed class ReadingConsumer(
 
     private async Task RunAsync(CancellationToken stoppingToken)
     {
-        await RetryAsync("apply schema migrations", () => migrator.MigrateAsync(stoppingToken), stoppingToken);
+        // Joining the group takes seconds (the broker waits for other members); let it run in the
+        // background while the schema is brought up to date. Nothing is consumed before that.
         consumer.Subscribe(Topology.Topics.Readings);
         try
         {
+            await RetryAsync("apply schema migrations", () => migrator.MigrateAsync(stoppingToken), stoppingToken);
             while (!stoppingToken.IsCancellationRequested)
             {
                 var batch = NextBatch(stoppingToken);
