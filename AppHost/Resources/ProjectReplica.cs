@@ -16,7 +16,7 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
 
     private ChildProcess? _process;
     private Task? _supervision;
-    private volatile bool _stopping;
+    private TaskCompletionSource _stopRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public int Index { get; } = index;
 
@@ -33,7 +33,7 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
 
     public async Task StartAsync(RunContext context, CancellationToken cancellationToken)
     {
-        _stopping = false;
+        _stopRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var log = context.LogFor(project.Replicas > 1 ? $"{project.Name}-{Index}" : project.Name);
         _process = await LaunchAsync(context, log);
         await HealthProbe.WaitForHttpHealthyAsync(project.Name, new Uri(Url, "/health"), _process.Exited, StartupDeadline, cancellationToken);
@@ -42,7 +42,7 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
 
     public async Task StopAsync()
     {
-        _stopping = true;
+        _stopRequested.TrySetResult();
         if (_process is { } process)
         {
             await process.StopAsync(StopGrace);
@@ -71,7 +71,7 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
         {
             var startedAt = DateTime.UtcNow;
             var exitCode = await _process!.Exited;
-            if (_stopping || context.Stopping.IsCancellationRequested)
+            if (StopRequested(context))
             {
                 return;
             }
@@ -82,25 +82,26 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
             }
 
             context.Say($"{DisplayName} exited with code {exitCode}; restarting in {backoff.TotalSeconds:0} s");
-            try
-            {
-                await Task.Delay(backoff, context.Stopping);
-            }
-            catch (OperationCanceledException)
+            await Task.WhenAny(Task.Delay(backoff, context.Stopping), _stopRequested.Task);
+            if (StopRequested(context))
             {
                 return;
             }
 
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
-            if (_stopping)
-            {
-                return;
-            }
-
             _process = await LaunchAsync(context, log);
             Restarts++;
+            if (StopRequested(context))
+            {
+                // A stop raced the restart and may have missed this process: end it here.
+                await _process.StopAsync(StopGrace);
+                return;
+            }
         }
     }
+
+    /// <summary>This replica or the whole application is being stopped: exits are expected, not crashes.</summary>
+    private bool StopRequested(RunContext context) => _stopRequested.Task.IsCompleted || context.Stopping.IsCancellationRequested;
 }
 
 /// <summary>The dotnet host that runs the built assemblies: the one running us, when we run under it.</summary>

@@ -78,5 +78,25 @@ public sealed class OutageTests(PlatformFixture platform, ITestOutputHelper outp
         Assert.Equal(99, (await api.GetAsync($"/api/v1/sensors/{sensor}/latest")).GetProperty("value").GetDouble());
     }
 
+    [Fact]
+    public async Task A_stopped_project_is_not_restarted_and_starts_again_on_the_same_url()
+    {
+        var web = platform.App.Resource<ProjectResource>("web");
+        using var http = new HttpClient { BaseAddress = web.Urls[0] };
+        var pid = web.RunningReplicas[0].Pid;
+
+        await platform.App.StopResourceAsync("web");
+        await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync("/alive"));
+        Assert.Equal(0, web.RunningReplicas[0].Restarts); // a requested stop is not a crash
+
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(1)))
+        {
+            await platform.App.StartResourceAsync("web", deadline.Token);
+        }
+
+        Assert.NotEqual(pid, web.RunningReplicas[0].Pid);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/alive")).StatusCode);
+    }
+
     public void Dispose() => platform.WriteLogs(output);
 }
