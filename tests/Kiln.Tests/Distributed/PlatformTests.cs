@@ -20,7 +20,7 @@ public sealed class PlatformTests(ITestOutputHelper output)
     private static readonly TimeSpan ReadableDeadline = TimeSpan.FromSeconds(10);
 
     [Fact]
-    public async Task A_thousand_posted_readings_are_readable_a_crashed_worker_returns_and_no_process_outlives_the_stop()
+    public async Task A_thousand_posted_readings_are_readable_a_crashed_worker_returns_a_lost_broker_is_a_503_and_no_process_outlives_the_stop()
     {
         var state = AppHostFactory.NewStateDirectory();
         var app = AppHostFactory.Create(state);
@@ -68,6 +68,14 @@ public sealed class PlatformTests(ITestOutputHelper output)
             Assert.Equal(1000, (await api.ReadAllAsync(SensorId)).Count);
 
             pids = RecordedProcesses(state);
+
+            // With the broker gone, a POST gets a bounded 503 with Retry-After, never a hang or a 500.
+            await app.StopResourceAsync("kafka");
+            var clock = Stopwatch.StartNew();
+            using var refused = await api.PostReadingsAsync(ApiDriver.Readings(SensorId, 10, i => i));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.NotNull(refused.Headers.RetryAfter);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"the refusal took {clock.Elapsed}");
         }
         catch
         {
