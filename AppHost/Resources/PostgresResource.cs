@@ -77,7 +77,10 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
         var home = DataHome(context, runAs);
         var dataDir = Path.Combine(home, "data");
         var socketDir = Path.Combine(home, "run");
+        // Local connections are trusted (that is how the AppHost sets the password), so only the
+        // server's own user may reach the socket: mode 700.
         Directory.CreateDirectory(socketDir);
+        File.SetUnixFileMode(socketDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Chown(home, runAs);
         Chown(socketDir, runAs);
         // A restarted server keeps its port: the services were handed it in their connection strings.
