@@ -46,6 +46,23 @@ public sealed class EnvironmentContractTests(PlatformFixture platform)
     }
 
     [Fact]
+    public async Task No_secret_appears_in_any_resources_output_or_in_endpoints_json()
+    {
+        await platform.Api.GetAsync("/api/v1/sensors"); // some traffic, so there is output to check
+        var secrets = platform.App.Secrets;
+        string[] values = [secrets.PostgresPassword, secrets.CachePassword, secrets.AdminApiKey, secrets.IngestApiKey,
+            secrets.ReadApiKey, secrets.DashboardToken, secrets.OperatorPassword, secrets.OtlpApiKey];
+        var output = platform.App.Context.Logs.Values.SelectMany(log => log.Snapshot())
+            .Append(await File.ReadAllTextAsync(Path.Combine(platform.StateDirectory, "endpoints.json")))
+            .ToList();
+        Assert.NotEmpty(output);
+        foreach (var secret in values)
+        {
+            Assert.DoesNotContain(output, line => line.Contains(secret, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public async Task Every_service_exports_traces_logs_and_metrics_to_the_apphost()
     {
         await platform.Api.GetAsync("/api/v1/sensors");
