@@ -131,6 +131,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
         {
             Stopping = _stopping.Token,
             OtlpEndpoint = _telemetry.Url,
+            IsDevelopment = _builder.IsDevelopment,
         };
 
         await new MachineProvisioner(console).EnsureAsync([.. Resources.SelectMany(r => r.Prerequisites(_context))], cancellationToken);

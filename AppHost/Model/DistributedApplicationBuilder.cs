@@ -29,6 +29,15 @@ internal sealed class DistributedApplicationBuilder
 
     public bool Fresh { get; }
 
+    /// <summary>
+    /// The AppHost's own environment (its launch profile sets Development), which decides the
+    /// Development-only OTEL settings handed to services. A local orchestrator run without one is
+    /// taken to be Development too.
+    /// </summary>
+    public bool IsDevelopment =>
+        string.Equals(Configuration["DOTNET_ENVIRONMENT"] ?? Configuration["ASPNETCORE_ENVIRONMENT"] ?? "Development", "Development",
+            StringComparison.OrdinalIgnoreCase);
+
     public string StateDirectory { get; }
 
     public IReadOnlyList<Resource> Resources => _resources;

@@ -22,7 +22,7 @@ internal sealed class RunContext(StateDirectory state, Secrets secrets, IConfigu
     /// <summary>The OTLP/HTTP endpoint handed to services, when something receives telemetry.</summary>
     public Uri? OtlpEndpoint { get; init; }
 
-    public bool IsDevelopment { get; init; } = true;
+    public bool IsDevelopment { get; init; }
 
     public ResourceLog LogFor(string resource) => _logs.GetOrAdd(resource, name => new ResourceLog(name, Console));
 

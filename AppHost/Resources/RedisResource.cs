@@ -24,8 +24,6 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
 
     private string? _password;
 
-    internal override IEnumerable<Prerequisite> Prerequisites(RunContext context) => [];
-
     internal override async Task StartAsync(RunContext context, CancellationToken cancellationToken)
     {
         if (context.ExistingConnectionString(Name) is { } existing)
