@@ -23,8 +23,9 @@ internal sealed record ReadingPageRequest(string SensorId, DateTimeOffset From, 
             return (null, idProblem);
         }
 
-        var start = from ?? DateTimeOffset.MinValue;
-        var end = to ?? DateTimeOffset.MaxValue;
+        // PostgreSQL's timestamptz takes UTC only; any offset the client sent is the same instant in UTC.
+        var start = from?.ToUniversalTime() ?? DateTimeOffset.MinValue;
+        var end = to?.ToUniversalTime() ?? DateTimeOffset.MaxValue;
         if (start >= end)
         {
             return (null, "'from' must be before 'to'");

@@ -47,6 +47,7 @@ internal static class ReadingDecoder
             return (null, "value is not a finite number");
         }
 
-        return (reading, null);
+        // Another producer may send any offset; the database stores UTC instants.
+        return (reading with { Timestamp = reading.Timestamp.ToUniversalTime() }, null);
     }
 }

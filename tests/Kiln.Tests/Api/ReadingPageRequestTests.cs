@@ -42,4 +42,13 @@ public sealed class ReadingPageRequestTests
         Assert.Equal(DateTimeOffset.MinValue, request.From);
         Assert.Equal(DateTimeOffset.MaxValue, request.To);
     }
+
+    [Fact]
+    public void Bounds_with_any_offset_become_the_same_instant_in_utc()
+    {
+        var from = new DateTimeOffset(2026, 11, 22, 4, 0, 0, TimeSpan.FromHours(-5));
+        var (request, _) = ReadingPageRequest.Parse("kiln1.burner.temp", from, null, null, null);
+        Assert.Equal(TimeSpan.Zero, request!.From.Offset);
+        Assert.Equal(from, request.From);
+    }
 }

@@ -56,6 +56,14 @@ public sealed class ApiContractTests(PlatformFixture platform, ITestOutputHelper
     }
 
     [Fact]
+    public async Task Time_bounds_with_an_offset_are_accepted()
+    {
+        await Api.PutSensorAsync("kiln2.offset.query", "kiln2");
+        var page = await Api.GetAsync("/api/v1/sensors/kiln2.offset.query/readings?from=2026-11-22T09:00:00-05:00&to=2026-11-23T09:00:00%2B01:00");
+        Assert.Equal(JsonValueKind.Array, page.GetProperty("items").ValueKind);
+    }
+
+    [Fact]
     public async Task Rejected_items_are_reported_by_index_while_the_rest_are_stored()
     {
         await Api.PutSensorAsync("kiln2.fan.speed", "kiln2");

@@ -30,4 +30,13 @@ public sealed class ReadingDecoderTests
     [Fact]
     public void An_empty_message_is_a_problem() =>
         Assert.Equal("empty message value", ReadingDecoder.Decode("k", []).Problem);
+
+    [Fact]
+    public void A_timestamp_with_an_offset_is_kept_as_the_same_instant_in_utc()
+    {
+        var (reading, _) = ReadingDecoder.Decode("kiln1.burner.temp",
+            Encoding.UTF8.GetBytes("""{"sensorId":"kiln1.burner.temp","timestamp":"2026-11-22T04:00:00-05:00","value":1}"""));
+        Assert.Equal(new DateTimeOffset(2026, 11, 22, 9, 0, 0, TimeSpan.Zero), reading!.Timestamp);
+        Assert.Equal(TimeSpan.Zero, reading.Timestamp.Offset);
+    }
 }
