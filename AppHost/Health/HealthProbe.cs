@@ -24,6 +24,10 @@ internal static class HealthProbe
             {
                 return ex.Message;
             }
+            catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return $"{healthUrl} did not answer within {Http.Timeout.TotalSeconds:0} s";
+            }
         }, cancellationToken);
 
     /// <summary>Polls until a TCP connection to <paramref name="port"/> succeeds.</summary>

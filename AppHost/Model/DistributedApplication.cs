@@ -23,6 +23,9 @@ internal sealed class DistributedApplication : IAsyncDisposable
     private RunContext? _context;
     private IDisposable? _lock;
     private OtlpReceiver? _telemetry;
+
+    // One stop or start of a single resource at a time: no double starts on one port.
+    private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private bool _started;
     private int _stopped;
 
@@ -179,20 +182,46 @@ internal sealed class DistributedApplication : IAsyncDisposable
         Context.Say($"{resource.Name} ({resource.Type}) healthy after {stopwatch.Elapsed.TotalSeconds:0.0} s");
     }
 
-    /// <summary>Stops one resource (what the dashboard's stop command does); its dependants keep running.</summary>
+    /// <summary>Stops one running resource (what the dashboard's stop command does); its dependants keep running.</summary>
     public async Task StopResourceAsync(string name)
     {
         var resource = Resource<Resource>(name);
-        await resource.StopAsync();
-        resource.State = ResourceState.Exited;
-        Context.Say($"{name} stopped on request");
+        await _lifecycle.WaitAsync();
+        try
+        {
+            if (resource.State != ResourceState.Running)
+            {
+                throw new InvalidOperationException($"{name} is {resource.State}; only a running resource can be stopped.");
+            }
+
+            await resource.StopAsync();
+            resource.State = ResourceState.Exited;
+            Context.Say($"{name} stopped on request");
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
     }
 
     /// <summary>Starts a stopped resource again, on the same endpoint, and returns once it is healthy.</summary>
     public async Task StartResourceAsync(string name, CancellationToken cancellationToken)
     {
         var resource = Resource<Resource>(name);
-        await StartAfterAsync(resource, [], cancellationToken);
+        await _lifecycle.WaitAsync(cancellationToken);
+        try
+        {
+            if (resource.State is not (ResourceState.Exited or ResourceState.FailedToStart))
+            {
+                throw new InvalidOperationException($"{name} is {resource.State}; only a stopped resource can be started.");
+            }
+
+            await StartAfterAsync(resource, [], cancellationToken);
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -206,6 +235,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
         if (_context is null)
         {
             _lock?.Dispose();
+            _lifecycle.Dispose();
             return;
         }
 
@@ -225,6 +255,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
         }
 
         _lock?.Dispose();
+        _lifecycle.Dispose();
     }
 
     private async Task StopQuietly(Resource resource)
@@ -233,8 +264,9 @@ internal sealed class DistributedApplication : IAsyncDisposable
         {
             await resource.StopAsync();
         }
-        catch (Exception ex) when (ex is TimeoutException or InvalidOperationException)
+        catch (Exception ex)
         {
+            // Whatever one resource does, the others must still be stopped.
             Context.Say($"{resource.Name} did not stop cleanly: {ex.Message}");
         }
     }

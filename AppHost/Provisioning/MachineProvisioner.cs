@@ -46,7 +46,15 @@ internal sealed class MachineProvisioner(ConsoleSink console, bool? canInstall =
     private static bool CanInstallWithApt() =>
         Signals.GetEffectiveUserId() == 0 && Prerequisite.FindOnPath("apt-get") is not null;
 
-    private async Task RunAsync(string program, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    private Task RunAsync(string program, IReadOnlyList<string> arguments, CancellationToken cancellationToken) =>
+        RunAsync(console, "provision", program, arguments, cancellationToken);
+
+    /// <summary>
+    /// Runs an installer with its output shown under <paramref name="source"/>. Stopping the AppHost
+    /// meanwhile ends it (and its children) rather than leaving it behind.
+    /// </summary>
+    internal static async Task RunAsync(ConsoleSink console, string source, string program, IReadOnlyList<string> arguments,
+        CancellationToken cancellationToken)
     {
         var startInfo = new ProcessStartInfo(program)
         {
@@ -61,13 +69,22 @@ internal sealed class MachineProvisioner(ConsoleSink console, bool? canInstall =
 
         startInfo.Environment["DEBIAN_FRONTEND"] = "noninteractive";
         using var process = new Process { StartInfo = startInfo };
-        process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) { console.Write("provision", line); } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) { console.Write("provision", line, isError: true); } };
+        process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) { console.Write(source, line); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) { console.Write(source, line, isError: true); } };
         process.Start();
         process.StandardInput.Close();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await process.WaitForExitAsync(cancellationToken);
+        try
+        {
+            await process.WaitForExitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
         if (process.ExitCode != 0)
         {
             throw new ProvisioningException($"'{program} {string.Join(' ', arguments)}' failed with exit code {process.ExitCode}; its output is above.");

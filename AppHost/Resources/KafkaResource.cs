@@ -39,6 +39,13 @@ internal sealed class KafkaResource(string name) : Resource(name), IResourceWith
             return;
         }
 
+        if (_process is not null)
+        {
+            // The mock cluster binds a new ephemeral port each time, and the services were handed the old one.
+            throw new ResourceFailedException(Name,
+                $"{Name}: the development broker cannot come back on its old address ({_bootstrap}); restart the AppHost instead.");
+        }
+
         var broker = ProgramPaths.Find("Kiln.DevKafka");
         var bootstrap = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         List<string> arguments = ["exec", broker];

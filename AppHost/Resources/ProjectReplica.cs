@@ -59,6 +59,7 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
         var spec = new ProcessSpec(DotnetHost.Path, ["exec", project.AssemblyPath])
         {
             Environment = project.EnvironmentFor(this, context),
+            NotInherited = ProjectResource.NotInherited,
             WorkingDirectory = Path.GetDirectoryName(project.AssemblyPath),
         };
         return ChildProcess.StartAsync(spec, log, context.Processes);
@@ -89,7 +90,17 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
             }
 
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
-            _process = await LaunchAsync(context, log);
+            try
+            {
+                _process = await LaunchAsync(context, log);
+            }
+            catch (Exception ex)
+            {
+                // The old, exited process stays current: the loop backs off and tries again.
+                context.Say($"{DisplayName} could not be restarted: {ex.Message}");
+                continue;
+            }
+
             Restarts++;
             if (StopRequested(context))
             {

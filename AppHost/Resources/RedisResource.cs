@@ -50,7 +50,7 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
         if (redisServer is not null)
         {
             var config = Path.Combine(home, "redis.conf");
-            WriteOwnerOnly(config, $"""
+            OwnerOnlyFile.Write(config, $"""
                 port {Port}
                 bind 127.0.0.1
                 protected-mode yes
@@ -66,7 +66,7 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
         {
             var garnet = await GarnetServer.EnsureAsync(context, cancellationToken);
             var config = Path.Combine(home, "garnet.conf");
-            WriteOwnerOnly(config, $$"""
+            OwnerOnlyFile.Write(config, $$"""
                 { "Port": {{Port}}, "Address": "127.0.0.1", "AuthenticationMode": "Password", "Password": "{{_password}}", "EnableLua": true }
                 """);
             spec = new ProcessSpec(DotnetHost.Path, ["exec", garnet, "--config-import-path", config]);
@@ -79,19 +79,6 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
     internal override Task StopAsync() => _process?.StopAsync(TimeSpan.FromSeconds(10)) ?? Task.CompletedTask;
 
     internal override object? DescribeEndpoint() => _existing is null ? new { endpoint = $"127.0.0.1:{Port}" } : null;
-
-    private static void WriteOwnerOnly(string path, string content)
-    {
-        File.Delete(path);
-        using var stream = new FileStream(path, new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        });
-        using var writer = new StreamWriter(stream);
-        writer.Write(content);
-    }
 
     /// <summary>Garnet as a dotnet tool, installed on first use; its server assembly is run directly.</summary>
     private static class GarnetServer
@@ -106,9 +93,16 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
             }
 
             context.Say($"installing Garnet {GarnetVersion} as a dotnet tool under {toolPath} (first run only)");
-            using var install = System.Diagnostics.Process.Start(DotnetHost.Path,
-                ["tool", "install", "garnet-server", "--version", GarnetVersion, "--tool-path", toolPath]);
-            await install.WaitForExitAsync(cancellationToken);
+            try
+            {
+                await MachineProvisioner.RunAsync(context.Console, "provision", DotnetHost.Path,
+                    ["tool", "install", "garnet-server", "--version", GarnetVersion, "--tool-path", toolPath], cancellationToken);
+            }
+            catch (ProvisioningException ex)
+            {
+                context.Say(ex.Message);
+            }
+
             return Find(toolPath) ?? throw new ProvisioningException(
                 $"Installing Garnet failed (dotnet tool install garnet-server --version {GarnetVersion} --tool-path {toolPath}). "
                 + "Install a Redis-compatible server instead: sudo apt-get install -y redis-server");
