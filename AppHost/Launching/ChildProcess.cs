@@ -55,6 +55,11 @@ internal sealed class ChildProcess
             startInfo.ArgumentList.Add(argument);
         }
 
+        foreach (var name in spec.NotInherited)
+        {
+            startInfo.Environment.Remove(name);
+        }
+
         foreach (var (name, value) in spec.Environment)
         {
             startInfo.Environment[name] = value;

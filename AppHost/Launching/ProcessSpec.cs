@@ -6,12 +6,12 @@ internal sealed record ProcessSpec(string FileName, IReadOnlyList<string> Argume
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
     public string? WorkingDirectory { get; init; }
 
+    /// <summary>Variables of the AppHost's own environment the program must not inherit.</summary>
+    public IReadOnlyList<string> NotInherited { get; init; } = [];
+
     /// <summary>Drop to this system user before exec (PostgreSQL refuses to run as root).</summary>
     public string? RunAsUser { get; init; }
 
     /// <summary>The signal that asks the program to stop gracefully (PostgreSQL: SIGINT is its fast shutdown).</summary>
     public int StopSignal { get; init; } = Signals.SigTerm;
-
-    /// <summary>Environment variable names whose values must never be shown (passwords, keys).</summary>
-    public IReadOnlySet<string> SecretEnvironment { get; init; } = new HashSet<string>();
 }

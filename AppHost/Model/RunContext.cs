@@ -32,5 +32,6 @@ internal sealed class RunContext(StateDirectory state, Secrets secrets, IConfigu
     public string? ExistingConnectionString(string resource) =>
         Configuration.GetConnectionString(resource) is { Length: > 0 } value ? value : null;
 
-    public void Say(string message) => Console.Write("apphost", message);
+    /// <summary>The AppHost's own messages: shown and kept like a resource's output.</summary>
+    public void Say(string message) => LogFor("apphost").Write(message);
 }

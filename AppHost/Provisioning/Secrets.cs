@@ -55,17 +55,7 @@ internal sealed record Secrets
             OtlpApiKey = NewPassword(),
         };
 
-        // Create the file owner-only before the secrets are written into it.
-        using (var stream = new FileStream(path, new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }))
-        {
-            JsonSerializer.Serialize(stream, secrets, Json);
-        }
-
+        OwnerOnlyFile.Write(path, JsonSerializer.Serialize(secrets, Json));
         return secrets;
     }
 

@@ -154,8 +154,7 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
     private async Task InitDbAsync(string bin, string dataDir, string home, string? runAs, RunContext context, ResourceLog log, CancellationToken cancellationToken)
     {
         var passwordFile = Path.Combine(home, "initdb.pw");
-        await File.WriteAllTextAsync(passwordFile, Password, cancellationToken);
-        File.SetUnixFileMode(passwordFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        OwnerOnlyFile.Write(passwordFile, Password!);
         Chown(passwordFile, runAs);
         try
         {

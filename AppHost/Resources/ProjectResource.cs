@@ -63,8 +63,6 @@ internal sealed class ProjectResource(string name, string program) : Resource(na
         var env = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["ASPNETCORE_URLS"] = replica.Url.ToString().TrimEnd('/'),
-            ["ASPNETCORE_ENVIRONMENT"] = LaunchProfileEnvironment() ?? "Development",
-            ["ASPNETCORE_FORWARDEDHEADERS_ENABLED"] = "true",
             ["DOTNET_SYSTEM_CONSOLE_ALLOW_ANSI_COLOR_REDIRECTION"] = "true",
             ["LOGGING__CONSOLE__FORMATTERNAME"] = "simple",
             ["OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY"] = "in_memory",
@@ -90,6 +88,7 @@ internal sealed class ProjectResource(string name, string program) : Resource(na
             env["OTEL_METRIC_EXPORT_INTERVAL"] = "1000";
             env["OTEL_TRACES_SAMPLER"] = "always_on";
             env["OTEL_METRICS_EXEMPLAR_FILTER"] = "trace_based";
+            env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true";
         }
 
         foreach (var reference in References)
@@ -106,7 +105,7 @@ internal sealed class ProjectResource(string name, string program) : Resource(na
                         env[$"services__{project.Name}__http__{i}"] = project.Urls[i].ToString().TrimEnd('/');
                     }
 
-                    env[$"{project.Name.ToUpperInvariant().Replace('-', '_')}_HTTP"] = project.Urls[0].ToString().TrimEnd('/');
+                    env[$"{EnvironmentName(project.Name)}_HTTP"] = project.Urls[0].ToString().TrimEnd('/');
                     break;
             }
         }
@@ -116,38 +115,28 @@ internal sealed class ProjectResource(string name, string program) : Resource(na
             env[key] = value(context);
         }
 
-        return env;
-    }
-
-    /// <summary>Names of environment variables whose values are secrets, for anything that displays them.</summary>
-    internal static bool IsSecretVariable(string name) =>
-        name.StartsWith("ConnectionStrings__", StringComparison.Ordinal)
-        || name.Contains("KEY", StringComparison.OrdinalIgnoreCase)
-        || name.Contains("PASSWORD", StringComparison.OrdinalIgnoreCase)
-        || name.Equals("OTEL_EXPORTER_OTLP_HEADERS", StringComparison.Ordinal);
-
-    /// <summary>Like Aspire, ASPNETCORE_ENVIRONMENT comes from the project's launch profile.</summary>
-    private string? LaunchProfileEnvironment()
-    {
-        var projectDir = ProgramPaths.ProjectDirectory(Program);
-        var path = projectDir is null ? null : Path.Combine(projectDir, "Properties", "launchSettings.json");
-        if (path is null || !File.Exists(path))
+        // ASPNETCORE_ENVIRONMENT comes from here, never from the AppHost; the app model's values win.
+        var preferred = context.Configuration["DOTNET_LAUNCH_PROFILE"] ?? context.Configuration["AppHost:DefaultLaunchProfileName"];
+        if (ProgramPaths.ProjectDirectory(Program) is { } directory
+            && LaunchProfile.Select(Path.Combine(directory, "Properties", "launchSettings.json"), preferred) is { } profile)
         {
-            return null;
-        }
-
-        using var document = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip });
-        foreach (var profile in document.RootElement.GetProperty("profiles").EnumerateObject())
-        {
-            if (profile.Value.TryGetProperty("environmentVariables", out var variables)
-                && variables.TryGetProperty("ASPNETCORE_ENVIRONMENT", out var value))
+            env["DOTNET_LAUNCH_PROFILE"] = profile.Name;
+            foreach (var (key, value) in profile.EnvironmentVariables)
             {
-                return value.GetString();
+                env.TryAdd(key, value);
             }
         }
 
-        return null;
+        return env;
     }
+
+    /// <summary>What the AppHost's own environment must not pass on to a project (as DCP does not).</summary>
+    internal static readonly string[] NotInherited =
+        ["ASPNETCORE_URLS", "DOTNET_LAUNCH_PROFILE", "ASPNETCORE_ENVIRONMENT", "DOTNET_ENVIRONMENT", "ASPIRE_LOGLEVEL"];
+
+    /// <summary><c>API_HTTP</c> from <c>api</c>: upper case, anything outside [A-Z0-9_] becomes '_'.</summary>
+    internal static string EnvironmentName(string resource) =>
+        string.Concat(resource.ToUpperInvariant().Select(c => char.IsAsciiLetterOrDigit(c) || c == '_' ? c : '_'));
 }
 
 /// <summary>Where the built programs are: recorded in the AppHost assembly at build time.</summary>
