@@ -45,6 +45,11 @@ internal sealed class RespConnection : IAsyncDisposable
         try
         {
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            // The kernel's defaults notice a dead peer after two hours; probe after 10 s idle, every 3 s,
+            // and give up after 3 misses, so a half-open connection fails (and reconnects) within ~20 s.
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 10);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 3);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
             await socket.ConnectAsync(options.Host, options.Port, deadline.Token);
             Stream stream = new NetworkStream(socket, ownsSocket: false);
             if (options.Ssl)
