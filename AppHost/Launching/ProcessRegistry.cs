@@ -88,12 +88,12 @@ internal sealed class ProcessRegistry(string path)
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"apphost     | could not record child processes in {path}: {ex.Message}");
+            Console.Error.WriteLine(ConsoleSink.Format("apphost", $"could not record child processes in {path}: {ex.Message}"));
         }
     }
 
     /// <summary>Alive and not a zombie (a zombie is dead, only waiting for its new parent to reap it).</summary>
-    private static bool IsRunning(int pid)
+    internal static bool IsRunning(int pid)
     {
         try
         {

@@ -50,7 +50,10 @@ internal sealed class ConsoleSink(bool echo)
         lock (_gate)
         {
             var writer = isError ? Console.Error : Console.Out;
-            writer.WriteLine($"{source,-12}| {line}");
+            writer.WriteLine(Format(source, line));
         }
     }
+
+    /// <summary>The AppHost's console line: the source padded to a column, then the text.</summary>
+    public static string Format(string source, string line) => $"{source,-12}| {line}";
 }

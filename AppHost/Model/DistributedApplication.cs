@@ -78,7 +78,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
         }
         catch (Exception ex) when (ex is ProvisioningException or ResourceFailedException)
         {
-            Console.Error.WriteLine($"apphost     | {ex.Message}");
+            Console.Error.WriteLine(ConsoleSink.Format("apphost", ex.Message));
             return 1;
         }
         catch (OperationCanceledException)
@@ -90,13 +90,13 @@ internal sealed class DistributedApplication : IAsyncDisposable
             var started = _context is not null;
             if (started)
             {
-                Console.WriteLine("apphost     | stopping…");
+                Console.WriteLine(ConsoleSink.Format("apphost", "stopping…"));
             }
 
             DisposeAsync().AsTask().GetAwaiter().GetResult();
             if (started)
             {
-                Console.WriteLine("apphost     | stopped; no resource process remains");
+                Console.WriteLine(ConsoleSink.Format("apphost", "stopped; no resource process remains"));
             }
         }
     }

@@ -77,9 +77,7 @@ internal sealed class StateDirectory
     /// <summary>The default: <c>.apphost/</c> in the repository the AppHost was built from.</summary>
     public static string DefaultRoot()
     {
-        var root = typeof(StateDirectory).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
-            .Cast<System.Reflection.AssemblyMetadataAttribute>()
-            .FirstOrDefault(a => a.Key == "kiln-repository-root")?.Value;
+        var root = Model.BuildMetadata.Find("kiln-repository-root");
         return Path.Combine(root ?? Environment.CurrentDirectory, ".apphost");
     }
 }

@@ -1,6 +1,4 @@
-using System.Reflection;
 using System.Security.Cryptography;
-using System.Text.Json;
 using Kiln.AppHost.Health;
 using Kiln.AppHost.Launching;
 using Kiln.AppHost.Model;
@@ -143,8 +141,7 @@ internal sealed class ProjectResource(string name, string program) : Resource(na
 internal static class ProgramPaths
 {
     public static string Find(string program) =>
-        typeof(ProgramPaths).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .FirstOrDefault(a => a.Key == $"kiln-program:{program}")?.Value
+        BuildMetadata.Find($"kiln-program:{program}")
         ?? throw new InvalidOperationException($"The AppHost was built without program '{program}'; add it to <KilnProgram> in AppHost.csproj.");
 
     /// <summary>bin/{Configuration}/{tfm}/X.dll → the project folder.</summary>

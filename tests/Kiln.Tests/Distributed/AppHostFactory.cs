@@ -50,6 +50,13 @@ internal static class AppHostFactory
         return path;
     }
 
+    /// <summary>The resource processes the AppHost recorded in the state folder's processes.json.</summary>
+    public static List<int> RecordedProcesses(string stateDirectory)
+    {
+        using var registry = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(stateDirectory, "processes.json")));
+        return [.. registry.RootElement.EnumerateArray().Select(e => e.GetProperty("Pid").GetInt32())];
+    }
+
     /// <summary>Removes a test's state folder (PostgreSQL's files included; the tests run as root).</summary>
     public static void Remove(string stateDirectory)
     {

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Text.Json;
+using Kiln.AppHost.Launching;
 using Kiln.AppHost.Model;
 
 namespace Kiln.Tests.Distributed;
@@ -25,10 +25,10 @@ public sealed class ApphostCrashTests
         List<int> children;
         try
         {
-            await Eventually(() => File.Exists(Path.Combine(state, "endpoints.json")) || appHost.HasExited, TimeSpan.FromMinutes(2));
+            await Eventually.TrueAsync(() => File.Exists(Path.Combine(state, "endpoints.json")) || appHost.HasExited, TimeSpan.FromMinutes(2),
+                "every resource to be healthy");
             Assert.False(appHost.HasExited, "the AppHost exited before its resources were healthy");
-            using var registry = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(state, "processes.json")));
-            children = [.. registry.RootElement.EnumerateArray().Select(e => e.GetProperty("Pid").GetInt32())];
+            children = AppHostFactory.RecordedProcesses(state);
             Assert.True(children.Count >= 7, $"expected a process per resource replica, found {children.Count}");
         }
         finally
@@ -37,30 +37,8 @@ public sealed class ApphostCrashTests
             await appHost.WaitForExitAsync();
         }
 
-        await Eventually(() => children.All(IsGone), TimeSpan.FromSeconds(10));
-        Assert.All(children, pid => Assert.True(IsGone(pid), $"resource process {pid} outlived the killed AppHost"));
-    }
-
-    /// <summary>Gone, or a zombie: dead, waiting only for whoever inherited it to reap it.</summary>
-    private static bool IsGone(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)] == 'Z';
-        }
-        catch (IOException)
-        {
-            return true;
-        }
-    }
-
-    private static async Task Eventually(Func<bool> condition, TimeSpan deadline)
-    {
-        var stopwatch = Stopwatch.StartNew();
-        while (!condition() && stopwatch.Elapsed < deadline)
-        {
-            await Task.Delay(50);
-        }
+        await Eventually.TrueAsync(() => !children.Any(ProcessRegistry.IsRunning), TimeSpan.FromSeconds(10), "every resource process to end");
+        Assert.All(children, pid => Assert.False(ProcessRegistry.IsRunning(pid), $"resource process {pid} outlived the killed AppHost"));
+        AppHostFactory.Remove(state);
     }
 }

@@ -67,7 +67,7 @@ public sealed class PlatformTests(ITestOutputHelper output)
                 "readings posted around the crash to be stored");
             Assert.Equal(1000, (await api.ReadAllAsync(SensorId)).Count);
 
-            pids = RecordedProcesses(state);
+            pids = AppHostFactory.RecordedProcesses(state);
 
             // With the broker gone, a POST gets a bounded 503 with Retry-After, never a hang or a 500.
             await app.StopResourceAsync("kafka");
@@ -93,12 +93,6 @@ public sealed class PlatformTests(ITestOutputHelper output)
         Assert.Empty(ProcessesMentioning(state));
         Assert.False(File.Exists(Path.Combine(state, "endpoints.json")), "endpoints.json is removed on exit");
         AppHostFactory.Remove(state);
-    }
-
-    private static List<int> RecordedProcesses(string state)
-    {
-        using var registry = JsonDocument.Parse(File.ReadAllText(Path.Combine(state, "processes.json")));
-        return [.. registry.RootElement.EnumerateArray().Select(e => e.GetProperty("Pid").GetInt32())];
     }
 
     /// <summary>Any process whose command line names the state folder: a server we started, still alive.</summary>
