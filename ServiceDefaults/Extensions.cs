@@ -1,12 +1,7 @@
 using Kiln.ServiceDefaults;
-using Kiln.ServiceDefaults.Kafka;
-using Kiln.ServiceDefaults.Redis;
-using Kiln.ServiceDefaults.Resilience;
-using Kiln.ServiceDefaults.ServiceDiscovery;
-using Kiln.ServiceDefaults.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
-using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
@@ -17,8 +12,9 @@ using OpenTelemetry.Trace;
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// What every Kiln service shares: telemetry, health, resilience and service discovery, in the shape
-/// of Aspire's ServiceDefaults template.
+/// What every Kiln service shares: telemetry, health, resilience and service discovery. This is
+/// Aspire's ServiceDefaults template on the same packages; the client registrations beside it
+/// (<c>AddNpgsqlDataSource</c>, <c>AddRedisClient</c>, <c>AddKafkaProducer</c>) add their own telemetry.
 /// </summary>
 public static class ServiceDefaultsExtensions
 {
@@ -47,22 +43,28 @@ public static class ServiceDefaultsExtensions
             logging.IncludeScopes = true;
         });
 
-        var otel = new ServiceCollectionOpenTelemetryBuilder(builder.Services)
+        builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
-                .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Net.Http", "System.Runtime", "Npgsql")
-                .AddMeter(RedisTelemetry.MeterName))
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation())
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName)
-                .AddSource("Microsoft.AspNetCore", "System.Net.Http", "Npgsql")
-                .AddSource(RedisTelemetry.SourceName, KafkaTracing.ActivitySourceName));
+                // Probes arrive every few seconds from the AppHost; they would bury the traces people look for.
+                .AddAspNetCoreInstrumentation(aspnet => aspnet.Filter = context => !IsHealthProbe(context.Request.Path))
+                .AddHttpClientInstrumentation());
 
+        builder.AddOpenTelemetryExporters();
+        return builder;
+    }
+
+    private static TBuilder AddOpenTelemetryExporters<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
-            otel.UseOtlpExporter();
+            builder.Services.AddOpenTelemetry().UseOtlpExporter();
         }
 
-        builder.Services.AddHostedService<TelemetryProvidersStarter>();
-        builder.Services.AddSingleton<IStartupFilter, HttpServerActivityStartupFilter>();
         return builder;
     }
 
@@ -75,7 +77,8 @@ public static class ServiceDefaultsExtensions
 
     /// <summary>
     /// <c>/health</c> runs every check (the service is ready to work); <c>/alive</c> only the liveness
-    /// ones. Kiln maps both in every environment: the AppHost and an orchestrator's probes need them.
+    /// ones. Unlike the template, Kiln maps both in every environment: the AppHost and an orchestrator's
+    /// probes need them, and the report names each check's status and cause, never a secret.
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
@@ -88,12 +91,6 @@ public static class ServiceDefaultsExtensions
         return app;
     }
 
-    private sealed class HttpServerActivityStartupFilter : IStartupFilter
-    {
-        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
-        {
-            app.UseHttpServerActivityEnricher();
-            next(app);
-        };
-    }
+    private static bool IsHealthProbe(PathString path) =>
+        path.StartsWithSegments(HealthEndpoints.HealthPath) || path.StartsWithSegments(HealthEndpoints.AlivePath);
 }

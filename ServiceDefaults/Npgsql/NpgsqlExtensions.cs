@@ -1,59 +1,67 @@
+using HealthChecks.NpgSql;
 using Kiln.ServiceDefaults;
+using Kiln.ServiceDefaults.Npgsql;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>The PostgreSQL client registration, in the shape of Aspire.Npgsql.</summary>
 public static class NpgsqlExtensions
 {
+    private const string DefaultConfigSectionName = "Aspire:Npgsql";
+
     /// <summary>
-    /// Registers one pooled <see cref="NpgsqlDataSource"/> for <c>ConnectionStrings:{connectionName}</c>,
-    /// with a health check of that name. Npgsql emits its spans and metrics natively.
+    /// Registers one pooled <see cref="NpgsqlDataSource"/> (Npgsql.DependencyInjection) for
+    /// <c>ConnectionStrings:{connectionName}</c>, with a "ready" health check of that name and Npgsql's
+    /// own spans and metrics.
     /// </summary>
-    public static IHostApplicationBuilder AddNpgsqlDataSource(this IHostApplicationBuilder builder, string connectionName,
-        Action<NpgsqlDataSourceBuilder>? configure = null)
+    public static void AddNpgsqlDataSource(this IHostApplicationBuilder builder, string connectionName,
+        Action<NpgsqlSettings>? configureSettings = null,
+        Action<NpgsqlDataSourceBuilder>? configureDataSourceBuilder = null)
     {
-        var connectionString = builder.Configuration.GetConnectionString(connectionName);
-        if (string.IsNullOrWhiteSpace(connectionString))
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionName);
+
+        var settings = new NpgsqlSettings();
+        builder.Configuration.GetSection(DefaultConfigSectionName).Bind(settings);
+        builder.Configuration.GetSection($"{DefaultConfigSectionName}:{connectionName}").Bind(settings);
+        if (builder.Configuration.GetConnectionString(connectionName) is { Length: > 0 } connectionString)
+        {
+            settings.ConnectionString = connectionString;
+        }
+
+        configureSettings?.Invoke(settings);
+        if (string.IsNullOrWhiteSpace(settings.ConnectionString))
         {
             throw new InvalidOperationException(
                 $"ConnectionStrings:{connectionName} is missing; set ConnectionStrings__{connectionName} or run through the AppHost.");
         }
 
-        builder.Services.AddSingleton(services =>
-        {
-            var dataSource = new NpgsqlDataSourceBuilder(connectionString);
-            dataSource.UseLoggerFactory(services.GetService<Microsoft.Extensions.Logging.ILoggerFactory>());
-            configure?.Invoke(dataSource);
-            return dataSource.Build();
-        });
+        builder.Services.AddNpgsqlDataSource(settings.ConnectionString, dataSource => configureDataSourceBuilder?.Invoke(dataSource));
 
-        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
-            connectionName,
-            services => new NpgsqlHealthCheck(services.GetRequiredService<NpgsqlDataSource>()),
-            HealthStatus.Unhealthy,
-            [HealthEndpoints.ReadyTag],
-            TimeSpan.FromSeconds(5)));
-        return builder;
-    }
-
-    private sealed class NpgsqlHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck
-    {
-        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        if (!settings.DisableHealthChecks)
         {
-            try
-            {
-                await using var command = dataSource.CreateCommand("SELECT 1");
-                await command.ExecuteScalarAsync(cancellationToken);
-                return HealthCheckResult.Healthy();
-            }
-            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
-            {
-                return HealthCheckResult.Unhealthy($"PostgreSQL did not answer: {ex.Message}");
-            }
+            builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+                connectionName,
+                services => new NpgSqlHealthCheck(new NpgSqlHealthCheckOptions(services.GetRequiredService<NpgsqlDataSource>())),
+                failureStatus: HealthStatus.Unhealthy,
+                tags: [HealthEndpoints.ReadyTag],
+                timeout: TimeSpan.FromSeconds(5)));
+        }
+
+        if (!settings.DisableTracing)
+        {
+            builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddNpgsql());
+        }
+
+        if (!settings.DisableMetrics)
+        {
+            builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddNpgsqlInstrumentation());
         }
     }
 }
