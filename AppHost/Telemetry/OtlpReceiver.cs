@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
+using Google.Protobuf;
+using Kiln.AppHost.Telemetry.Otlp;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -11,8 +13,9 @@ namespace Kiln.AppHost.Telemetry;
 /// <summary>
 /// The OTLP/HTTP endpoint the AppHost hands every service as <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>, as
 /// the Aspire dashboard's is. It authenticates exports with <c>x-otlp-api-key</c>, accepts
-/// <c>application/x-protobuf</c> on <c>/v1/traces</c>, <c>/v1/logs</c> and <c>/v1/metrics</c>, and for now
-/// only counts what arrives: storing and showing it is the dashboard's work.
+/// <c>application/x-protobuf</c> on <c>/v1/traces</c>, <c>/v1/logs</c> and <c>/v1/metrics</c>. It counts
+/// every export and keeps the most recent spans (<see cref="Spans"/>); storing and showing logs and
+/// metrics is the dashboard's work.
 /// </summary>
 internal sealed class OtlpReceiver : IAsyncDisposable
 {
@@ -44,6 +47,8 @@ internal sealed class OtlpReceiver : IAsyncDisposable
     /// <summary>How many export requests of a signal (traces, logs, metrics) were accepted.</summary>
     public long Exports(string signal) => _exports.GetValueOrDefault(signal);
 
+    public SpanStore Spans { get; } = new();
+
     public static async Task<OtlpReceiver> StartAsync(string apiKey, CancellationToken cancellationToken)
     {
         var receiver = new OtlpReceiver(apiKey);
@@ -64,7 +69,24 @@ internal sealed class OtlpReceiver : IAsyncDisposable
             return Results.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: $"Only {Protobuf} (OTLP/HTTP protobuf) is accepted.");
         }
 
-        await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
+        if (signal == "traces")
+        {
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body, context.RequestAborted);
+            try
+            {
+                Spans.Add(ReceivedSpan.From(ExportTraceServiceRequest.Parser.ParseFrom(body.GetBuffer().AsSpan(0, (int)body.Length))));
+            }
+            catch (InvalidProtocolBufferException)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "The body is not an OTLP ExportTraceServiceRequest.");
+            }
+        }
+        else
+        {
+            await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
+        }
+
         _exports.AddOrUpdate(signal, 1, (_, count) => count + 1);
 
         // An empty Export*ServiceResponse: everything was accepted.
