@@ -11,24 +11,27 @@ internal static class HealthProbe
 
     /// <summary>Polls an HTTP health endpoint until it answers 2xx.</summary>
     public static Task WaitForHttpHealthyAsync(string resource, Uri healthUrl, Task<int> exited, TimeSpan deadline, CancellationToken cancellationToken) =>
-        PollAsync(resource, exited, deadline, async ct =>
+        PollAsync(resource, exited, deadline, ct => CheckHttpAsync(healthUrl, ct), cancellationToken);
+
+    /// <summary>One request to an HTTP health endpoint: null when it answered 2xx, else the problem.</summary>
+    public static async Task<string?> CheckHttpAsync(Uri healthUrl, CancellationToken cancellationToken)
+    {
+        try
         {
-            try
-            {
-                using var response = await Http.GetAsync(healthUrl, ct);
-                return response.IsSuccessStatusCode
-                    ? null
-                    : $"{healthUrl} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(ct)}";
-            }
-            catch (HttpRequestException ex)
-            {
-                return ex.Message;
-            }
-            catch (TaskCanceledException) when (!ct.IsCancellationRequested)
-            {
-                return $"{healthUrl} did not answer within {Http.Timeout.TotalSeconds:0} s";
-            }
-        }, cancellationToken);
+            using var response = await Http.GetAsync(healthUrl, cancellationToken);
+            return response.IsSuccessStatusCode
+                ? null
+                : $"{healthUrl} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}";
+        }
+        catch (HttpRequestException ex)
+        {
+            return ex.Message;
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return $"{healthUrl} did not answer within {Http.Timeout.TotalSeconds:0} s";
+        }
+    }
 
     /// <summary>Polls until a TCP connection to <paramref name="port"/> succeeds.</summary>
     public static Task WaitForTcpAsync(string resource, int port, Task<int> exited, TimeSpan deadline, CancellationToken cancellationToken) =>

@@ -33,6 +33,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
     {
         _builder = builder;
         _state = new StateDirectory(builder.StateDirectory);
+        ResourceNotifications = new ResourceNotificationService(this);
     }
 
     /// <summary>Set by a test host: <see cref="Run"/> then hands the application over instead of running it.</summary>
@@ -42,6 +43,11 @@ internal sealed class DistributedApplication : IAsyncDisposable
     internal bool EchoOutput { get; set; } = true;
 
     public IReadOnlyList<Resource> Resources => _builder.Resources;
+
+    public ResourceNotificationService ResourceNotifications { get; }
+
+    /// <summary>Runs after everything stopped (a test host removes its state folder here).</summary>
+    internal Action? AfterDispose { get; set; }
 
     public Secrets Secrets => _context?.Secrets ?? throw new InvalidOperationException("The application has not started.");
 
@@ -135,6 +141,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
             Stopping = _stopping.Token,
             OtlpEndpoint = _telemetry.Url,
             IsDevelopment = _builder.IsDevelopment,
+            ColorOutput = EchoOutput && !Console.IsOutputRedirected,
         };
 
         await new MachineProvisioner(console).EnsureAsync([.. Resources.SelectMany(r => r.Prerequisites(_context))], cancellationToken);
@@ -146,7 +153,16 @@ internal sealed class DistributedApplication : IAsyncDisposable
             _ = Start(resource);
         }
 
-        await Task.WhenAll(started.Values);
+        try
+        {
+            await Task.WhenAll(started.Values);
+        }
+        catch (ResourceFailedException ex) when (!EchoOutput)
+        {
+            // Nobody saw the resource's output scroll by: the failure carries its last lines.
+            throw new ResourceFailedException(ex.Resource, Describe(ex.Resource, ex.Message));
+        }
+
         await WriteEndpointsAsync();
 
         Task Start(Resource resource)
@@ -224,6 +240,22 @@ internal sealed class DistributedApplication : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A resource's name and state followed by its last lines of output, for a failure message:
+    /// <c>worker: did not become healthy (…); it is Running; its last lines: …</c>.
+    /// </summary>
+    internal string Describe(string resourceName, string problem, int lines = 20)
+    {
+        var state = Resources.FirstOrDefault(r => r.Name == resourceName)?.State.ToString() ?? "unknown";
+        var output = _context is null
+            ? []
+            : _context.Logs.Where(l => l.Key == resourceName || l.Key.StartsWith(resourceName + "-", StringComparison.Ordinal))
+                .SelectMany(l => l.Value.Snapshot().TakeLast(lines).Select(line => $"  {l.Key}| {line}"))
+                .ToList();
+        return $"{resourceName}: {problem}; it is {state}; "
+            + (output.Count == 0 ? "it wrote no output." : $"its last lines:{Environment.NewLine}{string.Join(Environment.NewLine, output)}");
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 1)
@@ -231,6 +263,18 @@ internal sealed class DistributedApplication : IAsyncDisposable
             return;
         }
 
+        try
+        {
+            await StopEverythingAsync();
+        }
+        finally
+        {
+            AfterDispose?.Invoke();
+        }
+    }
+
+    private async Task StopEverythingAsync()
+    {
         await _stopping.CancelAsync();
         if (_context is null)
         {

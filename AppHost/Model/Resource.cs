@@ -32,7 +32,18 @@ internal abstract class Resource(string name)
     /// <summary>The kind shown to people: project, postgres, redis, kafka…</summary>
     public abstract string Type { get; }
 
-    public ResourceState State { get; internal set; } = ResourceState.NotStarted;
+    public ResourceState State
+    {
+        get;
+        internal set
+        {
+            field = value;
+            StateChanged?.Invoke(this);
+        }
+    } = ResourceState.NotStarted;
+
+    /// <summary>Raised on every state change, for <see cref="ResourceNotificationService"/>.</summary>
+    internal event Action<Resource>? StateChanged;
 
     /// <summary>Resources that must be healthy before this one starts.</summary>
     public IList<Resource> WaitsFor { get; } = [];
@@ -46,6 +57,12 @@ internal abstract class Resource(string name)
 
     /// <summary>This resource's entry in <c>endpoints.json</c> (no secrets), or null for none.</summary>
     internal abstract object? DescribeEndpoint();
+
+    /// <summary>
+    /// Asks a running resource whether it is healthy now: null when it is, else the problem. A backing
+    /// service is healthy once it started (its start waits for its readiness probe); a project overrides this.
+    /// </summary>
+    internal virtual Task<string?> CheckHealthAsync(CancellationToken cancellationToken) => Task.FromResult<string?>(null);
 }
 
 /// <summary>A resource that services reach through <c>ConnectionStrings__{Name}</c>.</summary>

@@ -24,6 +24,9 @@ internal sealed class RunContext(StateDirectory state, Secrets secrets, IConfigu
 
     public bool IsDevelopment { get; init; }
 
+    /// <summary>The AppHost echoes output to a terminal, so colour codes from the services are worth keeping.</summary>
+    public bool ColorOutput { get; init; }
+
     public ResourceLog LogFor(string resource) => _logs.GetOrAdd(resource, name => new ResourceLog(name, Console));
 
     public IReadOnlyDictionary<string, ResourceLog> Logs => _logs;

@@ -23,7 +23,8 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
     /// <summary>The service.instance.id (8 lowercase letters, as DCP makes them).</summary>
     public string InstanceId { get; } = instanceId;
 
-    public string DisplayName => $"{project.Name}-{InstanceId}";
+    /// <summary>The name in the console and in every message: <c>worker-0</c>, <c>worker-1</c>; just <c>api</c> when alone.</summary>
+    public string DisplayName => project.Replicas > 1 ? $"{project.Name}-{Index}" : project.Name;
 
     public Uri Url { get; } = url;
 
@@ -34,7 +35,7 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
     public async Task StartAsync(RunContext context, CancellationToken cancellationToken)
     {
         _stopRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var log = context.LogFor(project.Replicas > 1 ? $"{project.Name}-{Index}" : project.Name);
+        var log = context.LogFor(DisplayName);
         _process = await LaunchAsync(context, log);
         await HealthProbe.WaitForHttpHealthyAsync(project.Name, new Uri(Url, "/health"), _process.Exited, StartupDeadline, cancellationToken);
         _supervision = SuperviseAsync(context, log);
@@ -82,7 +83,7 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
                 backoff = TimeSpan.FromSeconds(1);
             }
 
-            context.Say($"{DisplayName} exited with code {exitCode}; restarting in {backoff.TotalSeconds:0} s");
+            context.Say($"{DisplayName} (service.instance.id {InstanceId}) exited with code {exitCode}; restarting in {backoff.TotalSeconds:0} s");
             await Task.WhenAny(Task.Delay(backoff, context.Stopping), _stopRequested.Task);
             if (StopRequested(context))
             {

@@ -53,6 +53,19 @@ internal sealed class ProjectResource(string name, string program) : Resource(na
 
     internal override Task StopAsync() => Task.WhenAll(_replicas.Select(r => r.StopAsync()));
 
+    internal override async Task<string?> CheckHealthAsync(CancellationToken cancellationToken)
+    {
+        foreach (var replica in _replicas)
+        {
+            if (await HealthProbe.CheckHttpAsync(new Uri(replica.Url, "/health"), cancellationToken) is { } problem)
+            {
+                return $"{replica.DisplayName}: {problem}";
+            }
+        }
+
+        return null;
+    }
+
     internal override object? DescribeEndpoint() => new { urls = Urls.Select(u => u.ToString().TrimEnd('/')).ToArray() };
 
     /// <summary>The environment of one replica: the Aspire contract plus references and explicit values.</summary>
@@ -61,7 +74,6 @@ internal sealed class ProjectResource(string name, string program) : Resource(na
         var env = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["ASPNETCORE_URLS"] = replica.Url.ToString().TrimEnd('/'),
-            ["DOTNET_SYSTEM_CONSOLE_ALLOW_ANSI_COLOR_REDIRECTION"] = "true",
             ["LOGGING__CONSOLE__FORMATTERNAME"] = "simple",
             ["OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY"] = "in_memory",
             ["OTEL_DOTNET_EXPERIMENTAL_OTLP_EMIT_EXCEPTION_LOG_ATTRIBUTES"] = "true",
@@ -69,6 +81,13 @@ internal sealed class ProjectResource(string name, string program) : Resource(na
             ["OTEL_SERVICE_NAME"] = Name,
             ["OTEL_RESOURCE_ATTRIBUTES"] = $"service.instance.id={replica.InstanceId}",
         };
+
+        // Aspire always sets this, for its dashboard renders colour. Kiln's output goes to a terminal or to a
+        // file or pipe; colour codes only help the first, and make captured logs unreadable.
+        if (context.ColorOutput)
+        {
+            env["DOTNET_SYSTEM_CONSOLE_ALLOW_ANSI_COLOR_REDIRECTION"] = "true";
+        }
 
         if (context.OtlpEndpoint is { } otlp)
         {

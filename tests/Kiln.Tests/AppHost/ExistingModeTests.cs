@@ -1,6 +1,6 @@
 using Kiln.AppHost.Model;
 using Kiln.AppHost.Resources;
-using Kiln.Tests.Distributed;
+using Kiln.AppHost.Testing;
 using Kiln.Tests.ServiceDefaults;
 
 namespace Kiln.Tests.AppHost;
@@ -11,7 +11,7 @@ public sealed class ExistingModeTests(PostgresServerFixture postgres) : IClassFi
     [Fact]
     public async Task A_resource_with_a_configured_connection_string_starts_nothing_and_hands_it_over()
     {
-        var state = AppHostFactory.NewStateDirectory();
+        var state = DistributedApplicationTestingBuilder.NewStateDirectory();
         const string cache = "cache.example.test:6380,password=from-config";
         var builder = DistributedApplicationBuilder.CreateBuilder(
             ["--state-dir", state, $"--ConnectionStrings:kilndb={postgres.ConnectionString}", $"--ConnectionStrings:cache={cache}"]);
@@ -30,7 +30,7 @@ public sealed class ExistingModeTests(PostgresServerFixture postgres) : IClassFi
         finally
         {
             await app.DisposeAsync();
-            AppHostFactory.Remove(state);
+            DistributedApplicationTestingBuilder.RemoveStateDirectory(state);
         }
     }
 }

@@ -1,14 +1,14 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using Kiln.AppHost.Model;
-using Kiln.AppHost.Resources;
+using Kiln.AppHost.Testing;
 
 namespace Kiln.Tests.Distributed;
 
 /// <summary>Calls the running Api over real HTTP with the keys the AppHost generated.</summary>
 internal sealed class ApiDriver(DistributedApplication app) : IDisposable
 {
-    private readonly HttpClient _http = new() { BaseAddress = app.Resource<ProjectResource>("api").Urls[0] };
+    private readonly HttpClient _http = app.CreateHttpClient("api");
 
     public string AdminKey => app.Secrets.AdminApiKey;
     public string IngestKey => app.Secrets.IngestApiKey;
@@ -21,9 +21,15 @@ internal sealed class ApiDriver(DistributedApplication app) : IDisposable
     public Task<HttpResponseMessage> PostReadingsAsync(object readings, string? key = null) =>
         SendAsync(HttpMethod.Post, "/api/v1/readings", key ?? IngestKey, new { readings });
 
-    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? key, object? body = null, string? rawJson = null)
+    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? key, object? body = null, string? rawJson = null,
+        IEnumerable<(string Name, string Value)>? headers = null)
     {
         using var request = new HttpRequestMessage(method, path);
+        foreach (var (name, value) in headers ?? [])
+        {
+            request.Headers.Add(name, value);
+        }
+
         if (rawJson is not null)
         {
             request.Content = new StringContent(rawJson, System.Text.Encoding.UTF8, "application/json");

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Kiln.AppHost.Launching;
 using Kiln.AppHost.Model;
+using Kiln.AppHost.Testing;
 
 namespace Kiln.Tests.Distributed;
 
@@ -11,7 +12,7 @@ public sealed class ApphostCrashTests
     [Fact]
     public async Task Killing_the_apphost_ends_every_resource_process()
     {
-        var state = AppHostFactory.NewStateDirectory();
+        var state = DistributedApplicationTestingBuilder.NewStateDirectory();
         var appHostDll = typeof(DistributedApplication).Assembly.Location;
         var startInfo = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         foreach (var argument in new[] { "exec", appHostDll, "--state-dir", state })
@@ -28,7 +29,7 @@ public sealed class ApphostCrashTests
             await Eventually.TrueAsync(() => File.Exists(Path.Combine(state, "endpoints.json")) || appHost.HasExited, TimeSpan.FromMinutes(2),
                 "every resource to be healthy");
             Assert.False(appHost.HasExited, "the AppHost exited before its resources were healthy");
-            children = AppHostFactory.RecordedProcesses(state);
+            children = TestApplicationOutput.RecordedProcesses(state);
             Assert.True(children.Count >= 7, $"expected a process per resource replica, found {children.Count}");
         }
         finally
@@ -39,6 +40,6 @@ public sealed class ApphostCrashTests
 
         await Eventually.TrueAsync(() => !children.Any(ProcessRegistry.IsRunning), TimeSpan.FromSeconds(10), "every resource process to end");
         Assert.All(children, pid => Assert.False(ProcessRegistry.IsRunning(pid), $"resource process {pid} outlived the killed AppHost"));
-        AppHostFactory.Remove(state);
+        DistributedApplicationTestingBuilder.RemoveStateDirectory(state);
     }
 }

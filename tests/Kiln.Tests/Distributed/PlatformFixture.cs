@@ -1,4 +1,5 @@
 using Kiln.AppHost.Model;
+using Kiln.AppHost.Testing;
 using Xunit.Abstractions;
 
 namespace Kiln.Tests.Distributed;
@@ -8,7 +9,7 @@ public sealed class PlatformFixture : IAsyncLifetime
 {
     private static readonly TimeSpan StartDeadline = TimeSpan.FromMinutes(2);
 
-    public string StateDirectory { get; } = AppHostFactory.NewStateDirectory();
+    public string StateDirectory { get; private set; } = "";
 
     internal DistributedApplication App { get; private set; } = null!;
 
@@ -16,8 +17,10 @@ public sealed class PlatformFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        App = AppHostFactory.Create(StateDirectory);
         using var deadline = new CancellationTokenSource(StartDeadline);
+        var appHost = await DistributedApplicationTestingBuilder.CreateAsync(deadline.Token);
+        StateDirectory = appHost.StateDirectory;
+        App = await appHost.BuildAsync(deadline.Token);
         await App.StartAsync(deadline.Token);
         Api = new ApiDriver(App);
     }
@@ -26,11 +29,10 @@ public sealed class PlatformFixture : IAsyncLifetime
     {
         Api?.Dispose();
         await App.DisposeAsync();
-        AppHostFactory.Remove(StateDirectory);
     }
 
     /// <summary>The last lines of every resource's output, for a failing test's report.</summary>
-    internal void WriteLogs(ITestOutputHelper output) => AppHostFactory.WriteLogs(App, output);
+    internal void WriteLogs(ITestOutputHelper output) => App.WriteLogs(output);
 }
 
 /// <summary>

@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Kiln.AppHost.Model;
 using Kiln.AppHost.Resources;
+using Kiln.AppHost.Testing;
 using Xunit.Abstractions;
 
 namespace Kiln.Tests.Distributed;
@@ -22,14 +23,16 @@ public sealed class PlatformTests(ITestOutputHelper output)
     [Fact]
     public async Task A_thousand_posted_readings_are_readable_a_crashed_worker_returns_a_lost_broker_is_a_503_and_no_process_outlives_the_stop()
     {
-        var state = AppHostFactory.NewStateDirectory();
-        var app = AppHostFactory.Create(state);
+        var state = DistributedApplicationTestingBuilder.NewStateDirectory();
+        var appHost = await DistributedApplicationTestingBuilder.CreateAsync(["--state-dir", state]);
+        var app = await appHost.BuildAsync();
         List<int> pids = [];
         try
         {
             using (var deadline = new CancellationTokenSource(StartDeadline))
             {
                 await app.StartAsync(deadline.Token);
+                await app.ResourceNotifications.WaitForResourceHealthyAsync("worker", deadline.Token);
             }
 
             Assert.True(File.Exists(Path.Combine(state, "endpoints.json")), "endpoints.json is written once everything is up");
@@ -67,7 +70,7 @@ public sealed class PlatformTests(ITestOutputHelper output)
                 "readings posted around the crash to be stored");
             Assert.Equal(1000, (await api.ReadAllAsync(SensorId)).Count);
 
-            pids = AppHostFactory.RecordedProcesses(state);
+            pids = TestApplicationOutput.RecordedProcesses(state);
 
             // With the broker gone, a POST gets a bounded 503 with Retry-After, never a hang or a 500.
             await app.StopResourceAsync("kafka");
@@ -79,7 +82,7 @@ public sealed class PlatformTests(ITestOutputHelper output)
         }
         catch
         {
-            AppHostFactory.WriteLogs(app, output);
+            app.WriteLogs(output);
             throw;
         }
         finally
@@ -92,7 +95,7 @@ public sealed class PlatformTests(ITestOutputHelper output)
         Assert.True(survivors.Count == 0, $"processes still running after stop: {string.Join(", ", survivors)}");
         Assert.Empty(ProcessesMentioning(state));
         Assert.False(File.Exists(Path.Combine(state, "endpoints.json")), "endpoints.json is removed on exit");
-        AppHostFactory.Remove(state);
+        DistributedApplicationTestingBuilder.RemoveStateDirectory(state);
     }
 
     /// <summary>Any process whose command line names the state folder: a server we started, still alive.</summary>

@@ -1,3 +1,4 @@
+using Kiln.AppHost.Testing;
 using System.Net;
 using Xunit.Abstractions;
 
@@ -12,7 +13,7 @@ public sealed class StatePersistenceTests(ITestOutputHelper output)
     [Fact]
     public async Task A_second_start_keeps_the_data_and_fresh_wipes_it()
     {
-        var state = AppHostFactory.NewStateDirectory();
+        var state = DistributedApplicationTestingBuilder.NewStateDirectory();
         try
         {
             string adminKey;
@@ -40,13 +41,14 @@ public sealed class StatePersistenceTests(ITestOutputHelper output)
         }
         finally
         {
-            AppHostFactory.Remove(state);
+            DistributedApplicationTestingBuilder.RemoveStateDirectory(state);
         }
     }
 
     private async Task RunAsync(string state, string[] arguments, Func<ApiDriver, Task> use)
     {
-        var app = AppHostFactory.Create(state, arguments);
+        var appHost = await DistributedApplicationTestingBuilder.CreateAsync(["--state-dir", state, .. arguments]);
+        var app = await appHost.BuildAsync();
         try
         {
             using (var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(2)))
@@ -59,7 +61,7 @@ public sealed class StatePersistenceTests(ITestOutputHelper output)
         }
         catch
         {
-            AppHostFactory.WriteLogs(app, output);
+            app.WriteLogs(output);
             throw;
         }
         finally

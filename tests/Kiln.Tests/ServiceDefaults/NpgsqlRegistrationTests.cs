@@ -1,6 +1,6 @@
 using Kiln.AppHost.Model;
 using Kiln.AppHost.Resources;
-using Kiln.Tests.Distributed;
+using Kiln.AppHost.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -11,7 +11,7 @@ namespace Kiln.Tests.ServiceDefaults;
 /// <summary>A real PostgreSQL, started through the AppHost's own model with nothing else around it.</summary>
 public sealed class PostgresServerFixture : IAsyncLifetime
 {
-    private readonly string _state = AppHostFactory.NewStateDirectory();
+    private readonly string _state = DistributedApplicationTestingBuilder.NewStateDirectory();
     private DistributedApplication _app = null!;
 
     public string ConnectionString { get; private set; } = "";
@@ -30,7 +30,7 @@ public sealed class PostgresServerFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await _app.DisposeAsync();
-        AppHostFactory.Remove(_state);
+        DistributedApplicationTestingBuilder.RemoveStateDirectory(_state);
     }
 }
 
@@ -69,7 +69,7 @@ public sealed class NpgsqlRegistrationTests(PostgresServerFixture postgres) : IC
         var started = System.Diagnostics.Stopwatch.StartNew();
         var health = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
         Assert.Equal(HealthStatus.Unhealthy, health.Entries["testdb"].Status);
-        Assert.Contains("PostgreSQL did not answer", health.Entries["testdb"].Description, StringComparison.Ordinal);
+        Assert.Contains("Failed to connect to 127.0.0.1:1", health.Entries["testdb"].Description, StringComparison.Ordinal);
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"took {started.Elapsed}");
     }
 

@@ -4,7 +4,12 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Logs;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 namespace Kiln.Tests.ServiceDefaults;
 
@@ -62,9 +67,13 @@ public sealed class TelemetryExportTests : IAsyncLifetime
         await http.GetStringAsync("/health");
         await http.GetStringAsync("/ping/7");
 
-        await Eventually.TrueAsync(() => Contains("/v1/traces", "GET /ping/{id}"), TimeSpan.FromSeconds(15), "the request's span to be exported");
-        await Eventually.TrueAsync(() => Contains("/v1/logs", "answered"), TimeSpan.FromSeconds(15), "the log record to be exported");
-        await Eventually.TrueAsync(() => Contains("/v1/metrics", "http.server.request.duration"), TimeSpan.FromSeconds(15), "the request metric to be exported");
+        // Export now rather than when the SDK's timers next fire: those run on threads of their own that a
+        // busy test process may not schedule within any fixed deadline (this test once waited 15 s for a
+        // metric on a loaded CI machine). What is under test is where and how the data goes, not when.
+        // The server span ends just after the response is sent, so flush until it is there.
+        await Eventually.TrueAsync(() => Flush(app.Services) && Contains("/v1/traces", "GET /ping/{id}"), TimeSpan.FromSeconds(15), "the request's span to be exported");
+        Assert.True(Contains("/v1/logs", "answered"), "the log record is exported");
+        Assert.True(Contains("/v1/metrics", "http.server.request.duration"), "the request metric is exported");
 
         Assert.All(_received, r => Assert.Equal(ApiKey, r.Key));
         Assert.All(_received, r => Assert.Equal("application/x-protobuf", r.ContentType));
@@ -72,6 +81,12 @@ public sealed class TelemetryExportTests : IAsyncLifetime
         Assert.False(Contains("/v1/traces", "GET /health"), "health probes are not traced");
         await app.StopAsync();
     }
+
+    /// <summary>Collects and exports every signal synchronously; true when all three exports succeeded.</summary>
+    private static bool Flush(IServiceProvider services) =>
+        services.GetRequiredService<TracerProvider>().ForceFlush(5_000)
+        & services.GetRequiredService<MeterProvider>().ForceFlush(5_000)
+        & services.GetRequiredService<LoggerProvider>().ForceFlush(5_000);
 
     private bool Contains(string path, string text)
     {
