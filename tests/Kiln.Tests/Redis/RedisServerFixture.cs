@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
-using Kiln.ServiceDefaults.Redis;
+using StackExchange.Redis;
 
 namespace Kiln.Tests.Redis;
 
@@ -34,14 +34,12 @@ public sealed class RedisServerFixture : IAsyncLifetime, IAsyncDisposable
 
     public int? ProcessId => _process?.Id;
 
-    /// <summary>A client for this server with quick reconnects, so tests don't wait out production backoff.</summary>
-    public RedisClient CreateClient(Action<RedisClientOptions>? configure = null)
+    /// <summary>A multiplexer of the test's own for this server, configured as the connection string says unless <paramref name="configure"/> changes it.</summary>
+    public Task<ConnectionMultiplexer> ConnectAsync(Action<ConfigurationOptions>? configure = null)
     {
-        var options = RedisClientOptions.Parse(ConnectionString);
-        options.ReconnectBaseDelay = TimeSpan.FromMilliseconds(20);
-        options.ReconnectMaxDelay = TimeSpan.FromMilliseconds(500);
+        var options = ConfigurationOptions.Parse(ConnectionString);
         configure?.Invoke(options);
-        return new RedisClient(options);
+        return ConnectionMultiplexer.ConnectAsync(options);
     }
 
     /// <summary>A server of its own, for tests that kill and restart it.</summary>
@@ -144,7 +142,7 @@ public sealed class RedisServerFixture : IAsyncLifetime, IAsyncDisposable
             using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
             using var attempt = new CancellationTokenSource(TimeSpan.FromSeconds(1));
             await socket.ConnectAsync(IPAddress.Loopback, Port, attempt.Token);
-            await socket.SendAsync(RespWriter.EncodeCommand("AUTH", [Password]).Concat(RespWriter.EncodeCommand("PING", [])).ToArray(), attempt.Token);
+            await socket.SendAsync(Encoding.ASCII.GetBytes($"*2\r\n$4\r\nAUTH\r\n${Password.Length}\r\n{Password}\r\n*1\r\n$4\r\nPING\r\n"), attempt.Token);
 
             var received = new StringBuilder();
             var buffer = new byte[256];
