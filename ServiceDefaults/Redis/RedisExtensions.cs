@@ -4,6 +4,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 using StackExchange.Redis;
 using StackExchange.Redis.Configuration;
 
@@ -19,7 +21,8 @@ public static class RedisExtensions
 
     /// <summary>
     /// Registers one <see cref="IConnectionMultiplexer"/> for <c>ConnectionStrings:{connectionName}</c>,
-    /// shared by the whole process, with a "ready" health check of that name.
+    /// shared by the whole process, with a "ready" health check of that name and spans and metrics
+    /// for its commands.
     /// </summary>
     /// <param name="configureSettings">Runs after the settings are read from configuration.</param>
     /// <param name="configureOptions">Runs after StackExchange.Redis's options are read from the connection string and configuration.</param>
@@ -52,10 +55,19 @@ public static class RedisExtensions
                 $"ConnectionStrings:{connectionName} names no Redis endpoint; expected 'host:port,password=...'.");
         }
 
+        var traced = !settings.DisableTracing;
+        var measured = !settings.DisableMetrics;
+        if (traced || measured)
+        {
+            builder.Services.AddKeyedSingleton(connectionName, (_, _) => new RedisCommandTelemetry(traced, measured));
+        }
+
         builder.Services.AddSingleton<IConnectionMultiplexer>(services =>
         {
             options.LoggerFactory ??= services.GetService<ILoggerFactory>();
-            return ConnectionMultiplexer.Connect(options);
+            var connection = ConnectionMultiplexer.Connect(options);
+            services.GetKeyedService<RedisCommandTelemetry>(connectionName)?.Attach(connection);
+            return connection;
         });
 
         if (!settings.DisableHealthChecks)
@@ -66,6 +78,16 @@ public static class RedisExtensions
                 failureStatus: HealthStatus.Unhealthy,
                 tags: [HealthEndpoints.ReadyTag],
                 timeout: HealthCheckTimeout));
+        }
+
+        if (traced)
+        {
+            builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddSource(RedisCommandTelemetry.ActivitySourceName));
+        }
+
+        if (measured)
+        {
+            builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(RedisCommandTelemetry.MeterName));
         }
     }
 
