@@ -14,7 +14,9 @@ internal sealed class LatestValueStore(IConnectionMultiplexer cache, NpgsqlDataS
 
     public async Task<LatestReading?> FindAsync(string sensorId, CancellationToken cancellationToken)
     {
-        if (await FindInCacheAsync(sensorId, cancellationToken) is { } cached)
+        // While Redis is down a command would wait out the multiplexer's backlog timeout (5 s) before
+        // failing; PostgreSQL has the same answer now.
+        if (cache.IsConnected && await FindInCacheAsync(sensorId, cancellationToken) is { } cached)
         {
             return cached;
         }
