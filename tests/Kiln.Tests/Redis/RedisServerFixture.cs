@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using System.Text;
 using StackExchange.Redis;
 
 namespace Kiln.Tests.Redis;
@@ -134,32 +133,21 @@ public sealed class RedisServerFixture : IAsyncLifetime, IAsyncDisposable
         }
     }
 
-    // Speaks raw RESP on purpose: readiness must not depend on the client under test.
     private async Task<bool> AnswersPingAsync()
     {
         try
         {
-            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-            using var attempt = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            await socket.ConnectAsync(IPAddress.Loopback, Port, attempt.Token);
-            await socket.SendAsync(Encoding.ASCII.GetBytes($"*2\r\n$4\r\nAUTH\r\n${Password.Length}\r\n{Password}\r\n*1\r\n$4\r\nPING\r\n"), attempt.Token);
-
-            var received = new StringBuilder();
-            var buffer = new byte[256];
-            while (!received.ToString().Contains("+PONG\r\n", StringComparison.Ordinal))
+            // Fails at once instead of retrying in the background, so each check is one bounded AUTH + PING.
+            await using var connection = await ConnectAsync(o =>
             {
-                var count = await socket.ReceiveAsync(buffer, attempt.Token);
-                if (count == 0)
-                {
-                    return false;
-                }
-
-                received.Append(Encoding.UTF8.GetString(buffer, 0, count));
-            }
-
+                o.AbortOnConnectFail = true;
+                o.ConnectRetry = 1;
+                o.ConnectTimeout = 1000;
+            });
+            await connection.GetDatabase().PingAsync();
             return true;
         }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+        catch (RedisException)
         {
             return false;
         }
