@@ -27,7 +27,8 @@ internal static class ProblemDetailsExtensions
         // A dependency being down is neither the client's fault nor a bug: 503, so clients and the
         // resilience pipeline try again.
         Npgsql.NpgsqlException { IsTransient: true } => Unavailable("The database"),
-        Kiln.ServiceDefaults.Redis.RedisConnectionException => Unavailable("The cache"),
+        // Before TimeoutException: RedisTimeoutException is one, and the cache is the dependency to name.
+        StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException => Unavailable("The cache"),
         TimeoutException => Unavailable("A dependency"),
         _ => null,
     };

@@ -1,5 +1,6 @@
+using System.Net;
 using System.Net.Sockets;
-using System.Text;
+using StackExchange.Redis;
 
 namespace Kiln.AppHost.Health;
 
@@ -8,6 +9,7 @@ internal static class HealthProbe
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan RedisAttemptTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>Polls an HTTP health endpoint until it answers 2xx.</summary>
     public static Task WaitForHttpHealthyAsync(string resource, Uri healthUrl, Task<int> exited, TimeSpan deadline, CancellationToken cancellationToken) =>
@@ -49,35 +51,31 @@ internal static class HealthProbe
             }
         }, cancellationToken);
 
-    /// <summary>Polls until a Redis-compatible server answers AUTH + PING with PONG.</summary>
-    public static Task WaitForRespAsync(string resource, int port, string password, Task<int> exited, TimeSpan deadline, CancellationToken cancellationToken) =>
-        PollAsync(resource, exited, deadline, async ct =>
+    /// <summary>Polls until a Redis-compatible server accepts the password and answers PING.</summary>
+    public static Task WaitForRedisAsync(string resource, int port, string password, Task<int> exited, TimeSpan deadline, CancellationToken cancellationToken) =>
+        PollAsync(resource, exited, deadline, async _ =>
         {
+            // A fresh connection per attempt, failing at once (AbortOnConnectFail) rather than retrying in
+            // the background. The library's calls take no token: its own timeouts bound each AUTH + PING,
+            // and PollAsync checks the deadline between attempts.
+            var options = new ConfigurationOptions
+            {
+                EndPoints = { { IPAddress.Loopback, port } },
+                Password = password,
+                AbortOnConnectFail = true,
+                ConnectRetry = 1,
+                ConnectTimeout = (int)RedisAttemptTimeout.TotalMilliseconds,
+                AsyncTimeout = (int)RedisAttemptTimeout.TotalMilliseconds,
+            };
             try
             {
-                using var client = new TcpClient();
-                await client.ConnectAsync("127.0.0.1", port, ct);
-                var stream = client.GetStream();
-                var request = $"*2\r\n$4\r\nAUTH\r\n${password.Length}\r\n{password}\r\n*1\r\n$4\r\nPING\r\n";
-                await stream.WriteAsync(Encoding.ASCII.GetBytes(request), ct);
-                var buffer = new byte[256];
-                var received = new StringBuilder();
-                while (!received.ToString().Contains("PONG", StringComparison.Ordinal) && !received.ToString().Contains('-', StringComparison.Ordinal))
-                {
-                    var read = await stream.ReadAsync(buffer, ct);
-                    if (read == 0)
-                    {
-                        break;
-                    }
-
-                    received.Append(Encoding.ASCII.GetString(buffer, 0, read));
-                }
-
-                var reply = received.ToString();
-                return reply.Contains("PONG", StringComparison.Ordinal) ? null : $"answered '{reply.Trim()}'";
+                await using var connection = await ConnectionMultiplexer.ConnectAsync(options);
+                await connection.GetDatabase().PingAsync();
+                return null;
             }
-            catch (Exception ex) when (ex is SocketException or IOException)
+            catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
             {
+                // The library's messages name the endpoint and the failure, never the password.
                 return ex.Message;
             }
         }, cancellationToken);
@@ -106,6 +104,10 @@ internal static class HealthProbe
                 }
 
                 await Task.WhenAny(exited, Task.Delay(PollInterval, timeout.Token));
+
+                // WhenAny does not throw for the cancelled delay; without this a probe that ignores the
+                // token would be polled in a tight loop past the deadline.
+                timeout.Token.ThrowIfCancellationRequested();
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {

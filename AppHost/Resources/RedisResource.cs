@@ -73,7 +73,7 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
         }
 
         _process = await ChildProcess.StartAsync(spec, log, context.Processes);
-        await HealthProbe.WaitForRespAsync(Name, Port, _password, _process.Exited, TimeSpan.FromSeconds(30), cancellationToken);
+        await HealthProbe.WaitForRedisAsync(Name, Port, _password, _process.Exited, TimeSpan.FromSeconds(30), cancellationToken);
     }
 
     internal override Task StopAsync() => _process?.StopAsync(TimeSpan.FromSeconds(10)) ?? Task.CompletedTask;

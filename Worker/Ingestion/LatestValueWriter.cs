@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
-using Kiln.ServiceDefaults.Redis;
 using Kiln.Shared;
 using Kiln.Shared.Readings;
+using StackExchange.Redis;
 
 namespace Kiln.Worker.Ingestion;
 
@@ -11,17 +11,19 @@ namespace Kiln.Worker.Ingestion;
 /// the write happen in one script, so a late redelivery of an older reading never overwrites a newer
 /// one, whichever replica handles it.
 /// </summary>
-internal sealed class LatestValueWriter(RedisClient cache)
+internal sealed class LatestValueWriter(IConnectionMultiplexer cache)
 {
-    private const string NewerWinsScript = """
-        local current = redis.call('HGET', KEYS[1], 'ts')
-        if current and tonumber(current) >= tonumber(ARGV[1]) then
+    // Parameters are bound by name from the object passed in; @key is a RedisKey, so it travels in KEYS
+    // (as a cluster needs), the rest in ARGV.
+    private static readonly LuaScript NewerWins = LuaScript.Prepare("""
+        local current = redis.call('HGET', @key, 'ts')
+        if current and tonumber(current) >= tonumber(@ts) then
           return 0
         end
-        redis.call('HSET', KEYS[1], 'ts', ARGV[1], 'value', ARGV[2])
-        redis.call('PUBLISH', ARGV[3], ARGV[4])
+        redis.call('HSET', @key, 'ts', @ts, 'value', @value)
+        redis.call('PUBLISH', @channel, @message)
         return 1
-        """;
+        """);
 
     public async Task WriteAsync(IReadOnlyList<ReadingMessage> readings, CancellationToken cancellationToken)
     {
@@ -29,16 +31,16 @@ internal sealed class LatestValueWriter(RedisClient cache)
             .GroupBy(r => r.SensorId, StringComparer.Ordinal)
             .Select(g => g.MaxBy(r => r.Timestamp)!);
 
-        // The client pipelines concurrent commands on its one connection: one round trip for the lot.
-        await Task.WhenAll(newest.Select(reading => cache.EvalAsync(NewerWinsScript,
-            [Topology.Cache.LatestKey(reading.SensorId)],
-            [
-                UnixMicroseconds(reading.Timestamp).ToString(CultureInfo.InvariantCulture),
-                reading.Value.ToString("R", CultureInfo.InvariantCulture),
-                Topology.Cache.LiveChannel,
-                JsonSerializer.Serialize(reading, ReadingMessageJsonContext.Default.ReadingMessage),
-            ],
-            cancellationToken)));
+        // The multiplexer pipelines concurrent commands on its one connection: one round trip for the lot.
+        var database = cache.GetDatabase();
+        await Task.WhenAll(newest.Select(reading => database.ScriptEvaluateAsync(NewerWins, new
+        {
+            key = (RedisKey)Topology.Cache.LatestKey(reading.SensorId),
+            ts = UnixMicroseconds(reading.Timestamp),
+            value = reading.Value.ToString("R", CultureInfo.InvariantCulture),
+            channel = Topology.Cache.LiveChannel,
+            message = JsonSerializer.Serialize(reading, ReadingMessageJsonContext.Default.ReadingMessage),
+        }))).WaitAsync(cancellationToken);
     }
 
     public static long UnixMicroseconds(DateTimeOffset timestamp) => (timestamp.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;

@@ -72,8 +72,8 @@ public sealed class OutageTests(PlatformFixture platform, ITestOutputHelper outp
 
         await Eventually.TrueAsync(async () => (await api.ReadAllAsync(sensor)).Count == 101, Recovery, "every accepted reading to be stored");
         var cache = platform.App.Resource<RedisResource>("cache");
-        await using var redis = new Kiln.ServiceDefaults.Redis.RedisClient(Kiln.ServiceDefaults.Redis.RedisClientOptions.Parse(cache.ConnectionString));
-        await Eventually.TrueAsync(async () => (await redis.HashGetAllAsync($"kiln:latest:{sensor}")).GetValueOrDefault("value") == "99",
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cache.ConnectionString);
+        await Eventually.TrueAsync(async () => await redis.GetDatabase().HashGetAsync($"kiln:latest:{sensor}", "value") == "99",
             Recovery, "the newest value to reach the cache");
         Assert.Equal(99, (await api.GetAsync($"/api/v1/sensors/{sensor}/latest")).GetProperty("value").GetDouble());
     }

@@ -3,8 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using System.Text;
-using Kiln.ServiceDefaults.Redis;
+using StackExchange.Redis;
 
 namespace Kiln.Tests.Redis;
 
@@ -34,14 +33,12 @@ public sealed class RedisServerFixture : IAsyncLifetime, IAsyncDisposable
 
     public int? ProcessId => _process?.Id;
 
-    /// <summary>A client for this server with quick reconnects, so tests don't wait out production backoff.</summary>
-    public RedisClient CreateClient(Action<RedisClientOptions>? configure = null)
+    /// <summary>A multiplexer of the test's own for this server, configured as the connection string says unless <paramref name="configure"/> changes it.</summary>
+    public Task<ConnectionMultiplexer> ConnectAsync(Action<ConfigurationOptions>? configure = null)
     {
-        var options = RedisClientOptions.Parse(ConnectionString);
-        options.ReconnectBaseDelay = TimeSpan.FromMilliseconds(20);
-        options.ReconnectMaxDelay = TimeSpan.FromMilliseconds(500);
+        var options = ConfigurationOptions.Parse(ConnectionString);
         configure?.Invoke(options);
-        return new RedisClient(options);
+        return ConnectionMultiplexer.ConnectAsync(options);
     }
 
     /// <summary>A server of its own, for tests that kill and restart it.</summary>
@@ -136,32 +133,21 @@ public sealed class RedisServerFixture : IAsyncLifetime, IAsyncDisposable
         }
     }
 
-    // Speaks raw RESP on purpose: readiness must not depend on the client under test.
     private async Task<bool> AnswersPingAsync()
     {
         try
         {
-            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-            using var attempt = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            await socket.ConnectAsync(IPAddress.Loopback, Port, attempt.Token);
-            await socket.SendAsync(RespWriter.EncodeCommand("AUTH", [Password]).Concat(RespWriter.EncodeCommand("PING", [])).ToArray(), attempt.Token);
-
-            var received = new StringBuilder();
-            var buffer = new byte[256];
-            while (!received.ToString().Contains("+PONG\r\n", StringComparison.Ordinal))
+            // Fails at once instead of retrying in the background, so each check is one bounded AUTH + PING.
+            await using var connection = await ConnectAsync(o =>
             {
-                var count = await socket.ReceiveAsync(buffer, attempt.Token);
-                if (count == 0)
-                {
-                    return false;
-                }
-
-                received.Append(Encoding.UTF8.GetString(buffer, 0, count));
-            }
-
+                o.AbortOnConnectFail = true;
+                o.ConnectRetry = 1;
+                o.ConnectTimeout = 1000;
+            });
+            await connection.GetDatabase().PingAsync();
             return true;
         }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+        catch (RedisException)
         {
             return false;
         }
