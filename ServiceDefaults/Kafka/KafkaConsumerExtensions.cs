@@ -32,6 +32,7 @@ public static class KafkaConsumerExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
 
+        KafkaNativeLibrary.Load();
         var config = new ConsumerConfig
         {
             BootstrapServers = KafkaConnection.GetBootstrapServers(builder.Configuration, connectionName),

@@ -26,6 +26,7 @@ public static class KafkaProducerExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
 
+        KafkaNativeLibrary.Load();
         var config = new ProducerConfig
         {
             BootstrapServers = KafkaConnection.GetBootstrapServers(builder.Configuration, connectionName),

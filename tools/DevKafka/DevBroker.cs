@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Kiln.ServiceDefaults.Kafka;
 
 namespace Kiln.DevKafka;
 
@@ -10,6 +11,8 @@ internal static class DevBroker
     public static void Run(BrokerOptions options, WaitHandle stopRequested)
     {
         var started = Stopwatch.StartNew();
+        var library = KafkaNativeLibrary.ResolveFor(typeof(DevBroker).Assembly);
+        Console.Out.WriteLine(library.ToString());
         using var cluster = MockCluster.Start(options.Brokers);
         foreach (var topic in options.Topics)
         {

@@ -1,3 +1,4 @@
+using Kiln.ServiceDefaults.Kafka;
 using Xunit;
 
 namespace Kiln.Tests.Kafka;
@@ -17,10 +18,16 @@ public sealed class DevKafkaFixture : IAsyncLifetime
 
     public string BootstrapServers => _broker?.BootstrapServers ?? throw new InvalidOperationException("The dev broker is not running.");
 
-    public async Task InitializeAsync() =>
+    public int ProcessId => _broker?.Id ?? throw new InvalidOperationException("The dev broker is not running.");
+
+    public async Task InitializeAsync()
+    {
+        // Before any test of this process builds a client of its own (the registrations do this themselves).
+        KafkaNativeLibrary.Load();
         _broker = await DevKafkaProcess.StartAsync(
             ["--topic", $"{RoundTripTopic}:6", "--topic", $"{ResumeTopic}:3", "--topic", $"{TracingTopic}:1"],
             ReadyTimeout);
+    }
 
     public async Task DisposeAsync()
     {

@@ -3,12 +3,13 @@ using System.Runtime.InteropServices;
 namespace Kiln.DevKafka.Native;
 
 /// <summary>
-/// The few librdkafka entry points the mock cluster needs. Debian's librdkafka1 exports the mock API
-/// from the ordinary shared library; the declarations follow rdkafka.h and rdkafka_mock.h.
+/// The few librdkafka entry points the mock cluster needs, from librdkafka.redist's build (which exports the
+/// mock API from the ordinary shared library; <see cref="Kiln.ServiceDefaults.Kafka.KafkaNativeLibrary"/> resolves
+/// the name to it). The declarations follow rdkafka.h and rdkafka_mock.h of librdkafka 2.16.
 /// </summary>
 internal static unsafe partial class LibRdKafka
 {
-    private const string Library = "librdkafka.so.1";
+    private const string Library = "librdkafka";
 
     public const int ProducerType = 0; // RD_KAFKA_PRODUCER
     public const int ConfOk = 0;       // RD_KAFKA_CONF_OK
