@@ -42,6 +42,9 @@ internal sealed unsafe class MockCluster : IDisposable
             throw new InvalidOperationException($"rd_kafka_mock_cluster_new failed for {brokerCount} broker(s).");
         }
 
+        // A group's first join otherwise waits 3 s for more members (a real broker's default too); in development
+        // the first Worker replica should start consuming at once, and the others join it as they come.
+        LibRdKafka.MockGroupInitialRebalanceDelayMs(cluster, 0);
         return new MockCluster(owner, cluster, brokerCount);
     }
 

@@ -44,6 +44,10 @@ internal static unsafe partial class LibRdKafka
     [LibraryImport(Library, EntryPoint = "rd_kafka_mock_cluster_bootstraps")]
     public static partial nint MockClusterBootstraps(nint mcluster);
 
+    /// <remarks>The broker setting group.initial.rebalance.delay.ms, for every group the cluster will host.</remarks>
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_group_initial_rebalance_delay_ms")]
+    public static partial void MockGroupInitialRebalanceDelayMs(nint mcluster, int delayMs);
+
     [LibraryImport(Library, EntryPoint = "rd_kafka_mock_topic_create", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int MockTopicCreate(nint mcluster, string topic, int partitionCount, int replicationFactor);
 }
