@@ -19,16 +19,6 @@ internal static class DevBroker
             cluster.CreateTopic(topic.Name, topic.Partitions);
         }
 
-        if (options.TcpNoDelay)
-        {
-            var tuned = ListenerNoDelay.Apply(cluster.Ports);
-            if (tuned.Count != cluster.BrokerCount)
-            {
-                Console.Error.WriteLine(
-                    $"devkafka: warning: TCP_NODELAY set on {tuned.Count} of {cluster.BrokerCount} listener(s); produce latency will suffer");
-            }
-        }
-
         if (options.PortFile is { } portFile)
         {
             BootstrapFile.WriteAtomically(portFile, cluster.BootstrapServers);
@@ -38,7 +28,7 @@ internal static class DevBroker
         Console.Out.WriteLine($"{BootstrapLinePrefix}{cluster.BootstrapServers}");
         Console.Out.WriteLine(
             $"dev broker ready: {cluster.BrokerCount} broker(s) at {cluster.BootstrapServers}; topics {DescribeTopics(options.Topics)}; " +
-            $"tcp_nodelay {(options.TcpNoDelay ? "on" : "off")}; {started.Elapsed.TotalSeconds:0.000} s");
+            $"{started.Elapsed.TotalSeconds:0.000} s");
 
         stopRequested.WaitOne();
         Console.Out.WriteLine("dev broker stopping");

@@ -29,9 +29,6 @@ internal sealed unsafe class MockCluster : IDisposable
     /// <summary>Comma-separated <c>127.0.0.1:port</c> list, one entry per broker.</summary>
     public string BootstrapServers { get; }
 
-    public IReadOnlyList<int> Ports =>
-        [.. BootstrapServers.Split(',').Select(server => int.Parse(server[(server.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture))];
-
     public static MockCluster Start(int brokerCount)
     {
         var owner = CreateOwner();
