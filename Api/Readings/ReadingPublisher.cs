@@ -20,10 +20,9 @@ internal sealed class ReadingPublisher(IProducer<string, string> producer, Inges
             return true;
         }
 
-        // One publish span for the batch; every message carries its context.
+        // One send span for the batch; every message carries its context.
         var traceHeaders = new Headers();
-        using var activity = KafkaTracing.StartPublish(Topology.Topics.Readings, traceHeaders);
-        activity?.SetTag("messaging.batch.message_count", readings.Count);
+        using var send = KafkaTracing.StartSend(producer, Topology.Topics.Readings, readings.Count, traceHeaders);
         var deliveries = new Task<DeliveryResult<string, string>>[readings.Count];
         for (var i = 0; i < readings.Count; i++)
         {
@@ -49,8 +48,12 @@ internal sealed class ReadingPublisher(IProducer<string, string> producer, Inges
         }
         catch (Exception ex) when (ex is ProduceException<string, string> or KafkaException or TimeoutException)
         {
-            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, ex.Message);
+            send.Fail(ex);
             return false;
+        }
+        finally
+        {
+            KafkaTracing.CountSent(producer, Topology.Topics.Readings, deliveries);
         }
     }
 }

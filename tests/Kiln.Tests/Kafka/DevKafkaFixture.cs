@@ -10,6 +10,8 @@ public sealed class DevKafkaFixture : IAsyncLifetime
     public const string RoundTripTopic = "kiln.test.roundtrip";
     public const string ResumeTopic = "kiln.test.resume";
     public const string TracingTopic = "kiln.test.tracing";
+    public const string MetricsTopic = "kiln.test.metrics";
+    public const string ProcessingTopic = "kiln.test.processing";
 
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
@@ -25,7 +27,8 @@ public sealed class DevKafkaFixture : IAsyncLifetime
         // Before any test of this process builds a client of its own (the registrations do this themselves).
         KafkaNativeLibrary.Load();
         _broker = await DevKafkaProcess.StartAsync(
-            ["--topic", $"{RoundTripTopic}:6", "--topic", $"{ResumeTopic}:3", "--topic", $"{TracingTopic}:1"],
+            ["--topic", $"{RoundTripTopic}:6", "--topic", $"{ResumeTopic}:3", "--topic", $"{TracingTopic}:1", "--topic", $"{MetricsTopic}:2",
+                "--topic", $"{ProcessingTopic}:1"],
             ReadyTimeout);
     }
 
