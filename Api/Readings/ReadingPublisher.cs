@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Confluent.Kafka;
 using Kiln.ServiceDefaults.Kafka;
 using Kiln.Shared;
@@ -11,7 +10,7 @@ namespace Kiln.Api.Readings;
 /// in order on one partition), and returns only once the broker has acknowledged every one of them
 /// (acks=all, idempotent producer) or the delivery timeout has passed.
 /// </summary>
-internal sealed class ReadingPublisher(IProducer<string, string> producer, IngestOptions options)
+internal sealed class ReadingPublisher(IProducer<string, byte[]> producer, IngestOptions options)
 {
     public async Task<bool> PublishAsync(IReadOnlyList<ReadingMessage> readings, CancellationToken cancellationToken)
     {
@@ -23,7 +22,7 @@ internal sealed class ReadingPublisher(IProducer<string, string> producer, Inges
         // One send span for the batch; every message carries its context.
         var traceHeaders = new Headers();
         using var send = KafkaTracing.StartSend(producer, Topology.Topics.Readings, readings.Count, traceHeaders);
-        var deliveries = new Task<DeliveryResult<string, string>>[readings.Count];
+        var deliveries = new Task<DeliveryResult<string, byte[]>>[readings.Count];
         for (var i = 0; i < readings.Count; i++)
         {
             var headers = new Headers();
@@ -32,10 +31,10 @@ internal sealed class ReadingPublisher(IProducer<string, string> producer, Inges
                 headers.Add(header.Key, header.GetValueBytes());
             }
 
-            deliveries[i] = producer.ProduceAsync(Topology.Topics.Readings, new Message<string, string>
+            deliveries[i] = producer.ProduceAsync(Topology.Topics.Readings, new Message<string, byte[]>
             {
                 Key = readings[i].SensorId,
-                Value = JsonSerializer.Serialize(readings[i], ReadingMessageJsonContext.Default.ReadingMessage),
+                Value = ReadingEncoding.Encode(readings[i]),
                 Headers = headers,
             }, CancellationToken.None);
         }
@@ -46,7 +45,7 @@ internal sealed class ReadingPublisher(IProducer<string, string> producer, Inges
             await Task.WhenAll(deliveries).WaitAsync(options.DeliveryTimeout + TimeSpan.FromSeconds(2), cancellationToken);
             return true;
         }
-        catch (Exception ex) when (ex is ProduceException<string, string> or KafkaException or TimeoutException)
+        catch (Exception ex) when (ex is ProduceException<string, byte[]> or KafkaException or TimeoutException)
         {
             send.Fail(ex);
             return false;
