@@ -15,8 +15,8 @@ public static class KafkaProducerExtensions
     /// <param name="configureSettings">Runs after configuration is bound and may change anything, Kiln's defaults included.</param>
     /// <param name="configureBuilder">For serializers; the log and error handlers are already set.</param>
     /// <remarks>
-    /// Defaults (<see cref="KafkaClientDefaults"/>): idempotent, acks=all, linger 5 ms, reconnect backoff at most 1 s,
-    /// message timeout 30 s. Keys and values use Confluent's built-in serializers (string, byte[], int, long, ...)
+    /// Defaults (<see cref="KafkaClientDefaults"/>): idempotent, acks=all, linger 5 ms, zstd, reconnect backoff at most
+    /// 1 s, message timeout 30 s. Keys and values use Confluent's built-in serializers (string, byte[], int, long, ...)
     /// unless <paramref name="configureBuilder"/> sets others.
     /// </remarks>
     public static void AddKafkaProducer<TKey, TValue>(

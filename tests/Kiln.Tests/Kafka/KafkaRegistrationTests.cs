@@ -49,6 +49,7 @@ public sealed class KafkaRegistrationTests
         // Kiln's defaults stay where nothing overrides them.
         Assert.Equal(Acks.All, seen.Config.Acks);
         Assert.True(seen.Config.EnableIdempotence);
+        Assert.Equal(CompressionType.Zstd, seen.Config.CompressionType);
     }
 
     [Fact]
