@@ -10,7 +10,7 @@ var postgres = builder.AddPostgres("pg");
 var db = postgres.AddDatabase(Resources.Database);
 var cache = builder.AddRedis(Resources.Cache);
 var kafka = builder.AddKafka(Resources.Kafka)
-    .WithTopic(Topics.Readings, partitions: 6)
+    .WithTopic(Topics.Readings, partitions: 24)
     .WithTopic(Topics.ReadingsDeadLetter, partitions: 6)
     .WithTopic(Topics.Alerts, partitions: 1);
 

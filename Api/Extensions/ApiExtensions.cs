@@ -16,10 +16,10 @@ internal static class ApiExtensions
     {
         builder.AddNpgsqlDataSource(Topology.Resources.Database);
         builder.AddRedisClient(Topology.Resources.Cache);
-        builder.AddKafkaProducer<string, string>(Topology.Resources.Kafka, producer =>
+        builder.AddKafkaProducer<string, byte[]>(Topology.Resources.Kafka, producer =>
         {
             // A request waits for the broker's acknowledgement; it must fail within bounded time, not hang.
-            producer.MessageTimeoutMs = (int)IngestOptions.From(builder.Configuration).DeliveryTimeout.TotalMilliseconds;
+            producer.Config.MessageTimeoutMs = (int)IngestOptions.From(builder.Configuration).DeliveryTimeout.TotalMilliseconds;
         });
 
         builder.Services.AddSingleton(TimeProvider.System);

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Confluent.Kafka;
 using Kiln.ServiceDefaults.Kafka;
 using Kiln.Shared;
@@ -11,7 +10,7 @@ namespace Kiln.Api.Readings;
 /// in order on one partition), and returns only once the broker has acknowledged every one of them
 /// (acks=all, idempotent producer) or the delivery timeout has passed.
 /// </summary>
-internal sealed class ReadingPublisher(IProducer<string, string> producer, IngestOptions options)
+internal sealed class ReadingPublisher(IProducer<string, byte[]> producer, IngestOptions options)
 {
     public async Task<bool> PublishAsync(IReadOnlyList<ReadingMessage> readings, CancellationToken cancellationToken)
     {
@@ -20,11 +19,10 @@ internal sealed class ReadingPublisher(IProducer<string, string> producer, Inges
             return true;
         }
 
-        // One publish span for the batch; every message carries its context.
+        // One send span for the batch; every message carries its context.
         var traceHeaders = new Headers();
-        using var activity = KafkaTracing.StartPublish(Topology.Topics.Readings, traceHeaders);
-        activity?.SetTag("messaging.batch.message_count", readings.Count);
-        var deliveries = new Task<DeliveryResult<string, string>>[readings.Count];
+        using var send = KafkaTracing.StartSend(producer, Topology.Topics.Readings, readings.Count, traceHeaders);
+        var deliveries = new Task<DeliveryResult<string, byte[]>>[readings.Count];
         for (var i = 0; i < readings.Count; i++)
         {
             var headers = new Headers();
@@ -33,10 +31,10 @@ internal sealed class ReadingPublisher(IProducer<string, string> producer, Inges
                 headers.Add(header.Key, header.GetValueBytes());
             }
 
-            deliveries[i] = producer.ProduceAsync(Topology.Topics.Readings, new Message<string, string>
+            deliveries[i] = producer.ProduceAsync(Topology.Topics.Readings, new Message<string, byte[]>
             {
                 Key = readings[i].SensorId,
-                Value = JsonSerializer.Serialize(readings[i], ReadingMessageJsonContext.Default.ReadingMessage),
+                Value = ReadingEncoding.Encode(readings[i]),
                 Headers = headers,
             }, CancellationToken.None);
         }
@@ -47,10 +45,14 @@ internal sealed class ReadingPublisher(IProducer<string, string> producer, Inges
             await Task.WhenAll(deliveries).WaitAsync(options.DeliveryTimeout + TimeSpan.FromSeconds(2), cancellationToken);
             return true;
         }
-        catch (Exception ex) when (ex is ProduceException<string, string> or KafkaException or TimeoutException)
+        catch (Exception ex) when (ex is ProduceException<string, byte[]> or KafkaException or TimeoutException)
         {
-            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, ex.Message);
+            send.Fail(ex);
             return false;
+        }
+        finally
+        {
+            KafkaTracing.CountSent(producer, Topology.Topics.Readings, deliveries);
         }
     }
 }

@@ -1,14 +1,13 @@
 using Kiln.AppHost.Health;
 using Kiln.AppHost.Launching;
 using Kiln.AppHost.Model;
-using Kiln.AppHost.Provisioning;
 
 namespace Kiln.AppHost.Resources;
 
 /// <summary>
-/// Kafka. Local mode runs Kiln's development broker (tools/DevKafka: librdkafka's mock cluster in a
-/// process of its own) with the declared topics. Its data lives in memory only: a restart of the
-/// AppHost starts with empty topics (PostgreSQL keeps what was consumed).
+/// Kafka. Local mode runs Kiln's development broker (tools/DevKafka: the mock cluster of librdkafka.redist's
+/// build, in a process of its own) with the declared topics; nothing needs installing on the machine. Its data
+/// lives in memory only: a restart of the AppHost starts with empty topics (PostgreSQL keeps what was consumed).
 /// </summary>
 internal sealed class KafkaResource(string name) : Resource(name), IResourceWithConnectionString
 {
@@ -21,14 +20,6 @@ internal sealed class KafkaResource(string name) : Resource(name), IResourceWith
     internal Dictionary<string, int> Topics { get; } = new(StringComparer.Ordinal);
 
     public string ConnectionString => _bootstrap ?? throw new InvalidOperationException($"{Name} is not running.");
-
-    internal override IEnumerable<Prerequisite> Prerequisites(RunContext context)
-    {
-        // The services' Kafka client needs librdkafka whatever the mode; the dev broker hosts it too.
-        yield return new Prerequisite("librdkafka (the Kafka client library, with its mock cluster)",
-            () => Prerequisite.FindFile("/usr/lib/x86_64-linux-gnu/librdkafka.so", "/usr/lib/aarch64-linux-gnu/librdkafka.so", "/usr/lib/librdkafka.so") is not null,
-            ["librdkafka1", "librdkafka-dev"]);
-    }
 
     internal override async Task StartAsync(RunContext context, CancellationToken cancellationToken)
     {

@@ -2,36 +2,42 @@ using Confluent.Kafka;
 
 namespace Kiln.ServiceDefaults.Kafka;
 
-/// <summary>Kiln's client settings, applied before the caller's own configure delegate.</summary>
+/// <summary>Kiln's client settings: the starting point that configuration and the caller's delegate may change.</summary>
 internal static class KafkaClientDefaults
 {
     /// <summary>Each broker reconnect attempt waits at most this long, so a restarted broker is found within a second.</summary>
     private const int ReconnectBackoffMaxMs = 1000;
 
-    public static void Apply(ProducerConfig config)
+    public static ProducerConfig Producer() => new()
     {
         // Idempotence with acks=all: retries after a broker hiccup neither lose nor duplicate messages.
-        config.Acks = Acks.All;
-        config.EnableIdempotence = true;
-        config.LingerMs = 5;
-        config.ReconnectBackoffMaxMs = ReconnectBackoffMaxMs;
+        Acks = Acks.All,
+        EnableIdempotence = true,
+        LingerMs = 5,
+        // Brokers keep batches as the producer compressed them, and the development broker counts its 5 MiB per
+        // partition in those bytes: with zstd a partition held ~6 times more readings than without compression
+        // (1.3 times more than lz4), and the producer's CPU time per message did not measurably grow.
+        CompressionType = CompressionType.Zstd,
+        ReconnectBackoffMaxMs = ReconnectBackoffMaxMs,
         // Long enough to ride out a broker restart, short enough that a dead broker surfaces as a delivery error.
-        config.MessageTimeoutMs = 30_000;
-    }
+        MessageTimeoutMs = 30_000,
+    };
 
-    public static void Apply(ConsumerConfig config)
+    public static ConsumerConfig Consumer() => new()
     {
         // Consumers commit after their work is durable, and a new group starts from the beginning.
-        config.EnableAutoCommit = false;
-        config.AutoOffsetReset = AutoOffsetReset.Earliest;
-        // The development broker makes every rejoin wait session.timeout.ms - 1 s, so sessions stay short;
-        // heartbeats at a third of it or less keep a live member from being evicted.
-        config.SessionTimeoutMs = 6_000;
-        config.HeartbeatIntervalMs = 1_000;
-        config.ReconnectBackoffMaxMs = ReconnectBackoffMaxMs;
-        // Eager (range) rebalancing: against the development broker a new member waits one round (~5 s).
-        // Cooperative-sticky needs two rounds (~10 s), and a commit racing the first one gets ILLEGAL_GENERATION,
-        // which makes librdkafka drop the whole assignment anyway.
-        config.PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range;
-    }
+        EnableAutoCommit = false,
+        AutoOffsetReset = AutoOffsetReset.Earliest,
+        // The development broker (librdkafka 2.16's mock) forms a group at once for its first member, but makes
+        // every later join wait session.timeout.ms - 1 s (measured: 5.1 s at 6 s, 2.1 s at 3 s), and a dead
+        // member is noticed only when its session expires: sessions stay short. Heartbeats at a third of it
+        // or less keep a live member from being evicted.
+        SessionTimeoutMs = 6_000,
+        HeartbeatIntervalMs = 1_000,
+        ReconnectBackoffMaxMs = ReconnectBackoffMaxMs,
+        // Eager (range) rebalancing: a joining member waits one such round. Cooperative-sticky needs two (measured
+        // on the dev broker at a 3 s session: 4.4 s against 2.4 s), and a commit racing the first one gets
+        // ILLEGAL_GENERATION, which makes librdkafka drop the whole assignment anyway.
+        PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range,
+    };
 }

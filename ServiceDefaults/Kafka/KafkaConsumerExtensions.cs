@@ -1,67 +1,81 @@
 using Confluent.Kafka;
 using Kiln.ServiceDefaults.Kafka;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Microsoft.Extensions.Hosting;
 
+/// <summary>A Kafka consumer registration in the shape of Aspire.Confluent.Kafka's, on Confluent.Kafka itself.</summary>
 public static class KafkaConsumerExtensions
 {
     /// <summary>
     /// Registers a singleton <see cref="IConsumer{TKey, TValue}"/> for the broker named by
-    /// <c>ConnectionStrings:{connectionName}</c>, and a "ready" health check named <paramref name="connectionName"/>
-    /// (shared with a producer on the same connection).
+    /// <c>ConnectionStrings:{connectionName}</c>, with settings from <c>Aspire:Confluent:Kafka:Consumer</c>, a "ready"
+    /// health check named <c>{connectionName}-consumer</c> that asks over the consumer's own connection, and Kiln's
+    /// Kafka spans and metrics.
     /// </summary>
-    /// <param name="configure">Must set <see cref="ConsumerConfig.GroupId"/>; runs after Kiln's defaults.</param>
-    /// <param name="configureBuilder">
-    /// For deserializers or rebalance handlers; the log and error handlers are already set.
+    /// <param name="configureSettings">
+    /// Must leave <see cref="ConsumerConfig.GroupId"/> set (here or in configuration); runs after configuration is bound.
     /// </param>
+    /// <param name="configureBuilder">For deserializers or rebalance handlers; the log and error handlers are already set.</param>
     /// <remarks>
-    /// Defaults: manual commits, earliest offset for a new group, 6 s session with 1 s heartbeats,
-    /// reconnect backoff at most 1 s, range (eager) assignment. Keys and values use Confluent's
-    /// built-in deserializers (string, byte[], int, long, ...) unless <paramref name="configureBuilder"/> sets others.
-    /// The consuming loop should call <see cref="IConsumer{TKey, TValue}.Close"/> when it ends: disposing the
-    /// container only disposes the consumer, which leaves the group by session timeout, not at once.
+    /// Defaults (<see cref="KafkaClientDefaults"/>): manual commits, earliest offset for a new group, range (eager)
+    /// assignment, reconnect backoff at most 1 s. Keys and values use Confluent's built-in deserializers unless
+    /// <paramref name="configureBuilder"/> sets others. The consuming loop should call
+    /// <see cref="IConsumer{TKey, TValue}.Close"/> when it ends: disposing the container only disposes the consumer,
+    /// which then leaves its group by session timeout, not at once.
     /// </remarks>
-    public static IHostApplicationBuilder AddKafkaConsumer<TKey, TValue>(
+    public static void AddKafkaConsumer<TKey, TValue>(
         this IHostApplicationBuilder builder,
         string connectionName,
-        Action<ConsumerConfig> configure,
-        Action<ConsumerBuilder<TKey, TValue>>? configureBuilder = null)
+        Action<KafkaConsumerSettings>? configureSettings = null,
+        Action<IServiceProvider, ConsumerBuilder<TKey, TValue>>? configureBuilder = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(configure);
 
-        var config = new ConsumerConfig
+        var settings = new KafkaConsumerSettings();
+        if (KafkaConnection.Bind(builder.Configuration, KafkaConnection.ConsumerSection, connectionName, settings, settings.Config) is { } connectionString)
         {
-            BootstrapServers = KafkaConnection.GetBootstrapServers(builder.Configuration, connectionName),
-        };
-        KafkaClientDefaults.Apply(config);
-        configure(config);
-        if (string.IsNullOrWhiteSpace(config.GroupId))
-        {
-            throw new InvalidOperationException($"Kafka consumer '{connectionName}' needs a GroupId: set it in configure.");
+            settings.ConnectionString = connectionString;
         }
 
-        builder.Services.AddSingleton(serviceProvider => BuildConsumer(serviceProvider, config, connectionName, configureBuilder));
-        KafkaHealthCheckRegistration.AddOnce(
-            builder.Services, connectionName, serviceProvider => serviceProvider.GetRequiredService<IConsumer<TKey, TValue>>().Handle);
+        configureSettings?.Invoke(settings);
+        KafkaConnection.Consolidate(settings.Config, settings.ConnectionString, connectionName, KafkaConnection.ConsumerSection);
+        if (string.IsNullOrWhiteSpace(settings.Config.GroupId))
+        {
+            throw new InvalidOperationException(
+                $"Kafka consumer '{connectionName}' needs a GroupId: set settings.Config.GroupId or {KafkaConnection.ConsumerSection}:Config:GroupId.");
+        }
 
-        return builder;
+        KafkaClientRegistration.AddCommon(builder, tracing: !settings.DisableTracing, metrics: !settings.DisableMetrics);
+        builder.Services.AddSingleton(serviceProvider => BuildConsumer(serviceProvider, settings.Config, connectionName, configureBuilder));
+        if (!settings.DisableHealthChecks)
+        {
+            KafkaHealthCheck.TryAdd(builder.Services, $"{connectionName}-consumer",
+                serviceProvider => serviceProvider.GetRequiredService<IConsumer<TKey, TValue>>().Handle);
+        }
     }
+
+    /// <inheritdoc cref="AddKafkaConsumer{TKey, TValue}(IHostApplicationBuilder, string, Action{KafkaConsumerSettings}?, Action{IServiceProvider, ConsumerBuilder{TKey, TValue}}?)"/>
+    public static void AddKafkaConsumer<TKey, TValue>(
+        this IHostApplicationBuilder builder,
+        string connectionName,
+        Action<KafkaConsumerSettings>? configureSettings,
+        Action<ConsumerBuilder<TKey, TValue>>? configureBuilder) =>
+        builder.AddKafkaConsumer<TKey, TValue>(connectionName, configureSettings,
+            configureBuilder is null ? null : (_, consumer) => configureBuilder(consumer));
 
     private static IConsumer<TKey, TValue> BuildConsumer<TKey, TValue>(
         IServiceProvider serviceProvider,
         ConsumerConfig config,
         string connectionName,
-        Action<ConsumerBuilder<TKey, TValue>>? configureBuilder)
+        Action<IServiceProvider, ConsumerBuilder<TKey, TValue>>? configureBuilder)
     {
-        var logger = serviceProvider.GetRequiredService<ILoggerFactory>().CreateLogger($"Kiln.Kafka.Consumer.{connectionName}");
+        var logger = KafkaClientRegistration.ClientLogger(serviceProvider, "Consumer", connectionName);
         var consumer = new ConsumerBuilder<TKey, TValue>(config)
             .SetLogHandler((_, message) => KafkaClientLogging.Log(logger, message))
             .SetErrorHandler((client, error) => KafkaClientLogging.Error(logger, client, error));
 
-        configureBuilder?.Invoke(consumer);
-        return consumer.Build();
+        configureBuilder?.Invoke(serviceProvider, consumer);
+        return KafkaClientRegistration.Described(consumer.Build(), config, config.GroupId);
     }
 }

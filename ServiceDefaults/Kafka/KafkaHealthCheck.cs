@@ -5,7 +5,8 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace Kiln.ServiceDefaults.Kafka;
 
 /// <summary>
-/// Asks the broker for cluster metadata over the client's own connections: cheap, and it fails within
+/// Asks the broker for cluster metadata over a client's own handle: the producer's or consumer's own settings
+/// and connections, so it checks exactly what that client can reach. Cheap, and it fails within
 /// <see cref="Timeout"/> when no broker answers.
 /// </summary>
 internal sealed class KafkaHealthCheck(Handle clientHandle) : IHealthCheck
@@ -20,7 +21,7 @@ internal sealed class KafkaHealthCheck(Handle clientHandle) : IHealthCheck
     {
         try
         {
-            // A dependent admin client borrows the producer's or consumer's handle: no new connections.
+            // A dependent admin client borrows the client's handle: no new connections, no settings of its own.
             using var admin = new DependentAdminClientBuilder(clientHandle).Build();
             var metadata = admin.GetMetadata(Timeout);
             return metadata.Brokers.Count > 0
@@ -32,31 +33,28 @@ internal sealed class KafkaHealthCheck(Handle clientHandle) : IHealthCheck
             return new HealthCheckResult(failureStatus, $"No metadata from the broker: {e.Error.Reason}", e);
         }
     }
-}
 
-internal static class KafkaHealthCheckRegistration
-{
     /// <summary>
-    /// Adds a "ready" check named <paramref name="connectionName"/> unless one exists: a service with both a
-    /// producer and a consumer on the same connection has one broker to ask about, and duplicate names are an error.
+    /// Adds a "ready" check for one client unless a check of that name exists (as Aspire's TryAddHealthCheck:
+    /// a second producer on the same connection asks the same broker).
     /// </summary>
-    public static void AddOnce(IServiceCollection services, string connectionName, Func<IServiceProvider, Handle> clientHandle)
+    public static void TryAdd(IServiceCollection services, string name, Func<IServiceProvider, Handle> clientHandle)
     {
         services.AddHealthChecks();
         services.Configure<HealthCheckServiceOptions>(options =>
         {
-            if (options.Registrations.Any(registration => registration.Name == connectionName))
+            if (options.Registrations.Any(registration => registration.Name == name))
             {
                 return;
             }
 
             options.Registrations.Add(new HealthCheckRegistration(
-                connectionName,
+                name,
                 serviceProvider => new KafkaHealthCheck(clientHandle(serviceProvider)),
                 failureStatus: null,
-                tags: ["ready"],
-                // A backstop only: the metadata request gives up on its own after KafkaHealthCheck.Timeout.
-                timeout: KafkaHealthCheck.Timeout * 2));
+                tags: [HealthEndpoints.ReadyTag],
+                // A backstop only: the metadata request gives up on its own after Timeout.
+                timeout: Timeout * 2));
         });
     }
 }

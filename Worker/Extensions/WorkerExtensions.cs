@@ -17,15 +17,15 @@ internal static class WorkerExtensions
         builder.AddKafkaConsumer<string, byte[]>(Topology.Resources.Kafka,
             consumer =>
             {
-                consumer.GroupId = Topology.WorkerConsumerGroup;
+                consumer.Config.GroupId = Topology.WorkerConsumerGroup;
                 // A fetch that finds nothing waits this long on the broker before answering; newly
                 // produced readings then wait for the next fetch, so keep it short (default 500 ms).
-                consumer.FetchWaitMaxMs = 50;
+                consumer.Config.FetchWaitMaxMs = 50;
                 // A crashed replica's partitions move to the others only when its session expires, and on the
                 // development broker every join after the group's first waits session.timeout.ms - 1 s: a
                 // short session means faster failover and rebalancing. Heartbeats stay at a third of it.
-                consumer.SessionTimeoutMs = 3000;
-                consumer.HeartbeatIntervalMs = 1000;
+                consumer.Config.SessionTimeoutMs = 3000;
+                consumer.Config.HeartbeatIntervalMs = 1000;
             },
             consumer => assignment.Attach(consumer));
         builder.AddKafkaProducer<string, byte[]>(Topology.Resources.Kafka);

@@ -82,10 +82,24 @@ internal sealed class ReadingConsumer(
         return batch;
     }
 
+    /// <summary>Everything done with a batch, from decoding to the cache, inside one process span.</summary>
     private async Task ProcessAsync(List<ConsumeResult<string, byte[]>> batch, CancellationToken stoppingToken)
     {
+        using var process = KafkaTracing.StartProcess(consumer, batch);
+        try
+        {
+            await StoreAsync(batch, process.Activity, stoppingToken);
+        }
+        catch (Exception ex)
+        {
+            process.Fail(ex);
+            throw;
+        }
+    }
+
+    private async Task StoreAsync(List<ConsumeResult<string, byte[]>> batch, Activity? activity, CancellationToken stoppingToken)
+    {
         var readings = new List<ReadingMessage>(batch.Count);
-        var links = new List<ActivityContext>();
         foreach (var message in batch)
         {
             var (reading, problem) = ReadingDecoder.Decode(message.Message.Key, message.Message.Value);
@@ -96,10 +110,6 @@ internal sealed class ReadingConsumer(
             }
 
             readings.Add(reading);
-            if (message.Message.Headers is { } headers && KafkaTracing.ExtractContext(headers) is { } context && !links.Contains(context))
-            {
-                links.Add(context);
-            }
         }
 
         if (readings.Count == 0)
@@ -107,7 +117,6 @@ internal sealed class ReadingConsumer(
             return;
         }
 
-        using var activity = KafkaTracing.StartProcess(Topology.Topics.Readings, links, readings.Count);
         var inserted = 0;
         await RetryAsync("store readings in PostgreSQL", async () => inserted = await database.WriteAsync(readings, stoppingToken), stoppingToken);
         await RetryAsync("update latest values in Redis", () => cache.WriteAsync(readings, stoppingToken), stoppingToken);

@@ -7,18 +7,16 @@ internal sealed record TopicSpec(string Name, int Partitions)
     public override string ToString() => $"{Name}({Partitions})";
 }
 
-/// <summary>Command line: <c>[--brokers N] [--topic name:partitions]... [--port-file PATH] [--no-tcp-nodelay]</c>.</summary>
-internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topics, string? PortFile, bool TcpNoDelay)
+/// <summary>Command line: <c>[--brokers N] [--topic name:partitions]... [--port-file PATH]</c>.</summary>
+internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topics, string? PortFile)
 {
-    public const string Usage =
-        "usage: Kiln.DevKafka [--brokers N] [--topic name:partitions]... [--port-file PATH] [--no-tcp-nodelay]";
+    public const string Usage = "usage: Kiln.DevKafka [--brokers N] [--topic name:partitions]... [--port-file PATH]";
 
     public static BrokerOptions Parse(IReadOnlyList<string> args)
     {
         var brokers = 1;
         var topics = new List<TopicSpec>();
         string? portFile = null;
-        var tcpNoDelay = true;
 
         for (var i = 0; i < args.Count; i++)
         {
@@ -33,16 +31,12 @@ internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topic
                 case "--port-file":
                     portFile = ValueAfter(args, ref i);
                     break;
-                case "--no-tcp-nodelay":
-                    // Only for measuring what the fix is worth.
-                    tcpNoDelay = false;
-                    break;
                 default:
                     throw new ArgumentException($"unknown argument '{args[i]}'");
             }
         }
 
-        return new BrokerOptions(brokers, topics, portFile, tcpNoDelay);
+        return new BrokerOptions(brokers, topics, portFile);
     }
 
     private static string ValueAfter(IReadOnlyList<string> args, ref int i) =>

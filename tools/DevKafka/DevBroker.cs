@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Kiln.ServiceDefaults.Kafka;
 
 namespace Kiln.DevKafka;
 
@@ -10,20 +11,12 @@ internal static class DevBroker
     public static void Run(BrokerOptions options, WaitHandle stopRequested)
     {
         var started = Stopwatch.StartNew();
+        var library = KafkaNativeLibrary.ResolveFor(typeof(DevBroker).Assembly);
+        Console.Out.WriteLine(library.ToString());
         using var cluster = MockCluster.Start(options.Brokers);
         foreach (var topic in options.Topics)
         {
             cluster.CreateTopic(topic.Name, topic.Partitions);
-        }
-
-        if (options.TcpNoDelay)
-        {
-            var tuned = ListenerNoDelay.Apply(cluster.Ports);
-            if (tuned.Count != cluster.BrokerCount)
-            {
-                Console.Error.WriteLine(
-                    $"devkafka: warning: TCP_NODELAY set on {tuned.Count} of {cluster.BrokerCount} listener(s); produce latency will suffer");
-            }
         }
 
         if (options.PortFile is { } portFile)
@@ -35,7 +28,7 @@ internal static class DevBroker
         Console.Out.WriteLine($"{BootstrapLinePrefix}{cluster.BootstrapServers}");
         Console.Out.WriteLine(
             $"dev broker ready: {cluster.BrokerCount} broker(s) at {cluster.BootstrapServers}; topics {DescribeTopics(options.Topics)}; " +
-            $"tcp_nodelay {(options.TcpNoDelay ? "on" : "off")}; {started.Elapsed.TotalSeconds:0.000} s");
+            $"{started.Elapsed.TotalSeconds:0.000} s");
 
         stopRequested.WaitOne();
         Console.Out.WriteLine("dev broker stopping");

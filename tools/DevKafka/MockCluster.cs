@@ -29,9 +29,6 @@ internal sealed unsafe class MockCluster : IDisposable
     /// <summary>Comma-separated <c>127.0.0.1:port</c> list, one entry per broker.</summary>
     public string BootstrapServers { get; }
 
-    public IReadOnlyList<int> Ports =>
-        [.. BootstrapServers.Split(',').Select(server => int.Parse(server[(server.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture))];
-
     public static MockCluster Start(int brokerCount)
     {
         var owner = CreateOwner();
@@ -42,6 +39,9 @@ internal sealed unsafe class MockCluster : IDisposable
             throw new InvalidOperationException($"rd_kafka_mock_cluster_new failed for {brokerCount} broker(s).");
         }
 
+        // A group's first join otherwise waits 3 s for more members (a real broker's default too); in development
+        // the first Worker replica should start consuming at once, and the others join it as they come.
+        LibRdKafka.MockGroupInitialRebalanceDelayMs(cluster, 0);
         return new MockCluster(owner, cluster, brokerCount);
     }
 

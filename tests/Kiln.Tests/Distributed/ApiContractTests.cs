@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
 using Kiln.AppHost.Resources;
+using Kiln.ServiceDefaults.Kafka;
 using Xunit.Abstractions;
 
 namespace Kiln.Tests.Distributed;
@@ -88,6 +89,7 @@ public sealed class ApiContractTests(PlatformFixture platform, ITestOutputHelper
         const string sensor = "kiln3.poison.test";
         await Api.PutSensorAsync(sensor, "kiln3");
         var bootstrap = platform.App.Resource<KafkaResource>("kafka").ConnectionString;
+        KafkaNativeLibrary.Load(); // the redist's librdkafka for this test's own clients, as the services have
         using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = bootstrap }).Build())
         {
             await producer.ProduceAsync("kiln.readings", new Message<string, string> { Key = sensor, Value = "this is not a reading" });

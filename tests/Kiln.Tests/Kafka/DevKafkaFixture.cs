@@ -1,3 +1,4 @@
+using Kiln.ServiceDefaults.Kafka;
 using Xunit;
 
 namespace Kiln.Tests.Kafka;
@@ -9,6 +10,8 @@ public sealed class DevKafkaFixture : IAsyncLifetime
     public const string RoundTripTopic = "kiln.test.roundtrip";
     public const string ResumeTopic = "kiln.test.resume";
     public const string TracingTopic = "kiln.test.tracing";
+    public const string MetricsTopic = "kiln.test.metrics";
+    public const string ProcessingTopic = "kiln.test.processing";
 
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
@@ -17,10 +20,17 @@ public sealed class DevKafkaFixture : IAsyncLifetime
 
     public string BootstrapServers => _broker?.BootstrapServers ?? throw new InvalidOperationException("The dev broker is not running.");
 
-    public async Task InitializeAsync() =>
+    public int ProcessId => _broker?.Id ?? throw new InvalidOperationException("The dev broker is not running.");
+
+    public async Task InitializeAsync()
+    {
+        // Before any test of this process builds a client of its own (the registrations do this themselves).
+        KafkaNativeLibrary.Load();
         _broker = await DevKafkaProcess.StartAsync(
-            ["--topic", $"{RoundTripTopic}:6", "--topic", $"{ResumeTopic}:3", "--topic", $"{TracingTopic}:1"],
+            ["--topic", $"{RoundTripTopic}:6", "--topic", $"{ResumeTopic}:3", "--topic", $"{TracingTopic}:1", "--topic", $"{MetricsTopic}:2",
+                "--topic", $"{ProcessingTopic}:1"],
             ReadyTimeout);
+    }
 
     public async Task DisposeAsync()
     {

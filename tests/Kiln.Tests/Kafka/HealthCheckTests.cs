@@ -13,18 +13,19 @@ public sealed class HealthCheckTests(DevKafkaFixture broker) : IClassFixture<Dev
     [Fact]
     public async Task Producer_and_consumer_report_ready_when_the_broker_answers()
     {
-        using var host = BuildHostWithBothClients(broker.BootstrapServers);
+        using var host = BuildHostWithBothClients(producerBootstrap: broker.BootstrapServers, consumerBootstrap: broker.BootstrapServers);
 
         var report = await CheckReadinessAsync(host);
 
         Assert.Equal(HealthStatus.Healthy, report.Status);
-        Assert.Equal(["events-in", "events-out"], report.Entries.Keys.Order());
+        Assert.Equal(["events-in-consumer", "events-out-producer"], report.Entries.Keys.Order());
     }
 
     [Fact]
     public async Task Producer_and_consumer_report_unhealthy_within_seconds_when_no_broker_listens()
     {
-        using var host = BuildHostWithBothClients($"127.0.0.1:{ClosedPort()}");
+        var nowhere = $"127.0.0.1:{ClosedPort()}";
+        using var host = BuildHostWithBothClients(producerBootstrap: nowhere, consumerBootstrap: nowhere);
 
         var elapsed = Stopwatch.StartNew();
         var report = await CheckReadinessAsync(host);
@@ -36,28 +37,52 @@ public sealed class HealthCheckTests(DevKafkaFixture broker) : IClassFixture<Dev
     }
 
     [Fact]
-    public async Task A_producer_and_a_consumer_on_one_connection_share_one_check()
+    public async Task The_consumer_check_asks_over_the_consumers_own_settings()
+    {
+        // The producer reaches the broker, the consumer is pointed nowhere: only the consumer's check fails.
+        using var host = BuildHostWithBothClients(producerBootstrap: broker.BootstrapServers, consumerBootstrap: $"127.0.0.1:{ClosedPort()}");
+
+        var report = await CheckReadinessAsync(host);
+
+        Assert.Equal(HealthStatus.Healthy, report.Entries["events-out-producer"].Status);
+        Assert.Equal(HealthStatus.Unhealthy, report.Entries["events-in-consumer"].Status);
+    }
+
+    [Fact]
+    public async Task Two_producers_on_one_connection_share_one_check()
     {
         using var host = KafkaTestHost.Build(broker.BootstrapServers, builder =>
         {
             builder.AddKafkaProducer<string, string>(DevKafkaFixture.ConnectionName);
-            builder.AddKafkaConsumer<string, string>(DevKafkaFixture.ConnectionName, config => config.GroupId = "health");
+            builder.AddKafkaProducer<string, byte[]>(DevKafkaFixture.ConnectionName);
         });
 
         var report = await CheckReadinessAsync(host);
 
         var entry = Assert.Single(report.Entries);
-        Assert.Equal(DevKafkaFixture.ConnectionName, entry.Key);
+        Assert.Equal($"{DevKafkaFixture.ConnectionName}-producer", entry.Key);
         Assert.Equal(HealthStatus.Healthy, entry.Value.Status);
     }
 
-    private static IHost BuildHostWithBothClients(string bootstrapServers) =>
-        KafkaTestHost.Build(bootstrapServers, builder =>
+    [Fact]
+    public async Task A_client_can_do_without_its_check()
+    {
+        using var host = KafkaTestHost.Build(broker.BootstrapServers, builder =>
         {
-            builder.Configuration["ConnectionStrings:events-out"] = bootstrapServers;
-            builder.Configuration["ConnectionStrings:events-in"] = bootstrapServers;
+            builder.Services.AddHealthChecks();
+            builder.AddKafkaProducer<string, string>(DevKafkaFixture.ConnectionName, settings => settings.DisableHealthChecks = true);
+        });
+
+        Assert.Empty((await CheckReadinessAsync(host)).Entries);
+    }
+
+    private static IHost BuildHostWithBothClients(string producerBootstrap, string consumerBootstrap) =>
+        KafkaTestHost.Build(producerBootstrap, builder =>
+        {
+            builder.Configuration["ConnectionStrings:events-out"] = producerBootstrap;
+            builder.Configuration["ConnectionStrings:events-in"] = consumerBootstrap;
             builder.AddKafkaProducer<string, string>("events-out");
-            builder.AddKafkaConsumer<string, string>("events-in", config => config.GroupId = "health");
+            builder.AddKafkaConsumer<string, string>("events-in", settings => settings.Config.GroupId = "health");
         });
 
     private static Task<HealthReport> CheckReadinessAsync(IHost host) =>

@@ -7,7 +7,7 @@ namespace Kiln.Tests.Kafka;
 
 public sealed class ProduceConsumeTests(DevKafkaFixture broker) : IClassFixture<DevKafkaFixture>
 {
-    // The first join to a group on the dev broker waits 3 s, a later one session.timeout.ms - 1 s.
+    // On the dev broker a group's first join is immediate, a later one waits session.timeout.ms - 1 s (5 s by default).
     private static readonly TimeSpan ConsumeTimeout = TimeSpan.FromSeconds(30);
 
     [Fact]
@@ -20,7 +20,7 @@ public sealed class ProduceConsumeTests(DevKafkaFixture broker) : IClassFixture<
         using var host = KafkaTestHost.Build(broker.BootstrapServers, builder =>
         {
             builder.AddKafkaProducer<string, string>(DevKafkaFixture.ConnectionName);
-            builder.AddKafkaConsumer<string, string>(DevKafkaFixture.ConnectionName, config => config.GroupId = "roundtrip");
+            builder.AddKafkaConsumer<string, string>(DevKafkaFixture.ConnectionName, settings => settings.Config.GroupId = "roundtrip");
         });
         var producer = host.Services.GetRequiredService<IProducer<string, string>>();
         var consumer = host.Services.GetRequiredService<IConsumer<string, string>>();
@@ -106,5 +106,5 @@ public sealed class ProduceConsumeTests(DevKafkaFixture broker) : IClassFixture<
 
     private IHost BuildConsumerHost() =>
         KafkaTestHost.Build(broker.BootstrapServers, builder =>
-            builder.AddKafkaConsumer<string, int>(DevKafkaFixture.ConnectionName, config => config.GroupId = "resume"));
+            builder.AddKafkaConsumer<string, int>(DevKafkaFixture.ConnectionName, settings => settings.Config.GroupId = "resume"));
 }

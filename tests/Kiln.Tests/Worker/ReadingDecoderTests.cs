@@ -1,4 +1,5 @@
 using System.Text;
+using Kiln.Shared.Readings;
 using Kiln.Worker.Ingestion;
 
 namespace Kiln.Tests.Worker;
@@ -26,6 +27,42 @@ public sealed class ReadingDecoderTests
         Assert.False(ok);
         Assert.Contains(reason, problem, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void What_the_api_writes_decodes_to_the_same_reading()
+    {
+        var sent = new ReadingMessage("kiln1.burner.temp", new DateTimeOffset(2026, 11, 22, 9, 0, 0, TimeSpan.Zero).AddTicks(123_456_7), 1012.5);
+
+        var value = ReadingEncoding.Encode(sent);
+        var (reading, problem) = ReadingDecoder.Decode("kiln1.burner.temp", value);
+
+        Assert.Null(problem);
+        Assert.Equal(sent with { Timestamp = sent.Timestamp.AddTicks(-7) }, reading); // microseconds, as PostgreSQL keeps them
+        Assert.Equal(ReadingEncoding.Length, value.Length);
+    }
+
+    [Theory]
+    [InlineData(null, "message key")]
+    [InlineData("BAD", "lowercase")]
+    public void A_binary_reading_takes_its_sensor_from_a_valid_key(string? key, string reason)
+    {
+        var value = ReadingEncoding.Encode(new ReadingMessage("kiln1.burner.temp", DateTimeOffset.UnixEpoch, 1));
+
+        Assert.Contains(reason, ReadingDecoder.Decode(key, value).Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_truncated_binary_reading_says_how_long_it_should_be()
+    {
+        var value = ReadingEncoding.Encode(new ReadingMessage("kiln1.burner.temp", DateTimeOffset.UnixEpoch, 1))[..10];
+
+        Assert.Equal("a format-1 reading is 17 bytes, this value is 10", ReadingDecoder.Decode("kiln1.burner.temp", value).Problem);
+    }
+
+    [Fact]
+    public void A_binary_reading_of_not_a_number_is_a_problem() =>
+        Assert.Equal("value is not a finite number",
+            ReadingDecoder.Decode("kiln1.burner.temp", ReadingEncoding.Encode(new ReadingMessage("kiln1.burner.temp", DateTimeOffset.UnixEpoch, double.NaN))).Problem);
 
     [Fact]
     public void An_empty_message_is_a_problem() =>

@@ -3,12 +3,13 @@ using System.Runtime.InteropServices;
 namespace Kiln.DevKafka.Native;
 
 /// <summary>
-/// The few librdkafka entry points the mock cluster needs. Debian's librdkafka1 exports the mock API
-/// from the ordinary shared library; the declarations follow rdkafka.h and rdkafka_mock.h.
+/// The few librdkafka entry points the mock cluster needs, from librdkafka.redist's build (which exports the
+/// mock API from the ordinary shared library; <see cref="Kiln.ServiceDefaults.Kafka.KafkaNativeLibrary"/> resolves
+/// the name to it). The declarations follow rdkafka.h and rdkafka_mock.h of librdkafka 2.16.
 /// </summary>
 internal static unsafe partial class LibRdKafka
 {
-    private const string Library = "librdkafka.so.1";
+    private const string Library = "librdkafka";
 
     public const int ProducerType = 0; // RD_KAFKA_PRODUCER
     public const int ConfOk = 0;       // RD_KAFKA_CONF_OK
@@ -42,6 +43,10 @@ internal static unsafe partial class LibRdKafka
     /// <remarks>The returned string belongs to the cluster and lives as long as it does.</remarks>
     [LibraryImport(Library, EntryPoint = "rd_kafka_mock_cluster_bootstraps")]
     public static partial nint MockClusterBootstraps(nint mcluster);
+
+    /// <remarks>The broker setting group.initial.rebalance.delay.ms, for every group the cluster will host.</remarks>
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_group_initial_rebalance_delay_ms")]
+    public static partial void MockGroupInitialRebalanceDelayMs(nint mcluster, int delayMs);
 
     [LibraryImport(Library, EntryPoint = "rd_kafka_mock_topic_create", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int MockTopicCreate(nint mcluster, string topic, int partitionCount, int replicationFactor);
