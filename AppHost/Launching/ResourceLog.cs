@@ -7,7 +7,7 @@ namespace Kiln.AppHost.Launching;
 internal sealed class ResourceLog(string name, ConsoleSink sink)
 {
     private const int Capacity = 2000;
-    private readonly Queue<string> _lines = new();
+    private readonly Queue<(string Text, bool IsError)> _lines = new();
 
     public string Name { get; } = name;
 
@@ -20,7 +20,7 @@ internal sealed class ResourceLog(string name, ConsoleSink sink)
                 _lines.Dequeue();
             }
 
-            _lines.Enqueue(line);
+            _lines.Enqueue((line, isError));
         }
 
         sink.Write(Name, line, isError);
@@ -30,7 +30,16 @@ internal sealed class ResourceLog(string name, ConsoleSink sink)
     {
         lock (_lines)
         {
-            return [.. _lines];
+            return [.. _lines.Select(l => l.Text)];
+        }
+    }
+
+    /// <summary>The kept lines written at error level (standard error).</summary>
+    public IReadOnlyList<string> Errors()
+    {
+        lock (_lines)
+        {
+            return [.. _lines.Where(l => l.IsError).Select(l => l.Text)];
         }
     }
 }

@@ -14,6 +14,12 @@ internal static partial class Signals
 
     public static bool Send(int pid, int signal) => Kill(pid, signal) == 0;
 
+    /// <summary>
+    /// SIGKILLs what is left of the process group an exited leader led. Only the group: a dead leader's
+    /// PID may already belong to someone else, but the kernel reuses no PID while a group still bears it.
+    /// </summary>
+    public static void EndGroup(int pid) => Kill(-pid, SigKill);
+
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
 

@@ -1,3 +1,4 @@
+using Kiln.AppHost.Launching;
 using Kiln.AppHost.Provisioning;
 
 namespace Kiln.AppHost.Model;
@@ -55,6 +56,9 @@ internal abstract class Resource(string name)
 
     internal abstract Task StopAsync();
 
+    /// <summary>What a resource holds beyond its processes (a forwarder's port), released when the AppHost ends.</summary>
+    internal virtual ValueTask ReleaseAsync() => ValueTask.CompletedTask;
+
     /// <summary>This resource's entry in <c>endpoints.json</c> (no secrets), or null for none.</summary>
     internal abstract object? DescribeEndpoint();
 
@@ -63,6 +67,22 @@ internal abstract class Resource(string name)
     /// service is healthy once it started (its start waits for its readiness probe); a project overrides this.
     /// </summary>
     internal virtual Task<string?> CheckHealthAsync(CancellationToken cancellationToken) => Task.FromResult<string?>(null);
+
+    /// <summary>
+    /// The supervised process of a backing service: after a crash it shows as Starting (as Aspire shows a
+    /// restarting resource) until the restarted process is ready, then Running again.
+    /// </summary>
+    internal SupervisedProcess Supervise(RunContext context, Func<ResourceLog, Task<ChildProcess>> launch,
+        Func<ChildProcess, CancellationToken, Task> waitUntilReady, TimeSpan stopGrace, Action? recovered = null) =>
+        new(Name, context, new SupervisedProcess.Lifecycle(launch, waitUntilReady, stopGrace)
+        {
+            Crashed = _ => State = ResourceState.Starting,
+            Recovered = () =>
+            {
+                State = ResourceState.Running;
+                recovered?.Invoke();
+            },
+        });
 }
 
 /// <summary>A resource that services reach through <c>ConnectionStrings__{Name}</c>.</summary>

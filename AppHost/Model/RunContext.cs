@@ -37,4 +37,7 @@ internal sealed class RunContext(StateDirectory state, Secrets secrets, IConfigu
 
     /// <summary>The AppHost's own messages: shown and kept like a resource's output.</summary>
     public void Say(string message) => LogFor("apphost").Write(message);
+
+    /// <summary>The AppHost's own error: on its standard error, kept as an error line.</summary>
+    public void SayError(string message) => LogFor("apphost").Write(message, isError: true);
 }

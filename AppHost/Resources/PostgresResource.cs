@@ -14,7 +14,7 @@ namespace Kiln.AppHost.Resources;
 internal sealed class PostgresServerResource(string name) : Resource(name)
 {
     private const string SuperUser = "postgres";
-    private ChildProcess? _process;
+    private SupervisedProcess? _process;
     private string? _existingConnectionString;
 
     public override string Type => "postgres";
@@ -94,19 +94,33 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
             await InitDbAsync(bin, dataDir, home, runAs, context, log, cancellationToken);
         }
 
-        _process = await ChildProcess.StartAsync(new ProcessSpec(Path.Combine(bin, "postgres"),
+        var server = new ProcessSpec(Path.Combine(bin, "postgres"),
             ["-D", dataDir, "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
              "-c", "listen_addresses=127.0.0.1", "-c", $"unix_socket_directories={socketDir}"])
         {
             RunAsUser = runAs,
             StopSignal = Signals.SigInt,
-        }, log, context.Processes);
+        };
 
+        // Restarted after a crash on the same port and data folder; crash recovery replays the WAL, so
+        // every committed transaction is still there.
+        _process = Supervise(context,
+            log => ChildProcess.StartAsync(server, log, context.Processes),
+            (process, ct) => WaitUntilReadyAsync(process, socketDir, ct),
+            stopGrace: TimeSpan.FromSeconds(10));
+        await _process.StartAsync(cancellationToken);
+    }
+
+    /// <summary>The postmaster's process id while it runs.</summary>
+    public int? Pid => _process?.Pid;
+
+    private async Task WaitUntilReadyAsync(ChildProcess process, string socketDir, CancellationToken cancellationToken)
+    {
         // Trust over the owner-only Unix socket lets the AppHost (re)set the password from secrets.json
         // each start, so data kept across runs always matches the current secret.
         // Unpooled: a pooled connection would outlive a restart of the server and fail on first use.
         var local = new NpgsqlConnectionStringBuilder { Host = socketDir, Port = Port, Username = SuperUser, Database = "postgres", Timeout = 3, Pooling = false }.ConnectionString;
-        await HealthProbe.PollAsync(Name, _process.Exited, TimeSpan.FromSeconds(60), async ct =>
+        await HealthProbe.PollAsync(Name, process.Exited, TimeSpan.FromSeconds(60), async ct =>
         {
             try
             {
@@ -131,7 +145,7 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
         await CreateDatabasesAsync(local, cancellationToken);
     }
 
-    internal override Task StopAsync() => _process?.StopAsync(TimeSpan.FromSeconds(10)) ?? Task.CompletedTask;
+    internal override Task StopAsync() => _process?.StopAsync() ?? Task.CompletedTask;
 
     internal override object? DescribeEndpoint() => Mode == ResourceMode.Existing ? null : new { endpoint = $"127.0.0.1:{Port}" };
 

@@ -5,18 +5,15 @@ using Kiln.AppHost.Model;
 namespace Kiln.AppHost.Resources;
 
 /// <summary>
-/// One process of a project. Once healthy it is supervised: an exit the AppHost did not ask for is a
-/// crash, and the replica is started again after a backoff (1 s doubling to 30 s, reset after a
-/// minute of good health).
+/// One process of a project, supervised like every resource process (<see cref="SupervisedProcess"/>):
+/// a crash is reported and the replica restarted with backoff on the same port.
 /// </summary>
 internal sealed class ProjectReplica(ProjectResource project, int index, string instanceId, Uri url)
 {
     private static readonly TimeSpan StartupDeadline = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
 
-    private ChildProcess? _process;
-    private Task? _supervision;
-    private TaskCompletionSource _stopRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private SupervisedProcess? _process;
 
     public int Index { get; } = index;
 
@@ -30,32 +27,25 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
 
     public int? Pid => _process?.Pid;
 
-    public int Restarts { get; private set; }
+    /// <summary>Restarts after crashes, over every start of this replica.</summary>
+    public int Restarts => _restartsBefore + (_process?.Restarts ?? 0);
+
+    private int _restartsBefore;
 
     public async Task StartAsync(RunContext context, CancellationToken cancellationToken)
     {
-        _stopRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var log = context.LogFor(DisplayName);
-        _process = await LaunchAsync(context, log);
-        await HealthProbe.WaitForHttpHealthyAsync(project.Name, new Uri(Url, "/health"), _process.Exited, StartupDeadline, cancellationToken);
-        _supervision = SuperviseAsync(context, log);
+        _restartsBefore = Restarts;
+        _process = new SupervisedProcess($"{DisplayName} (service.instance.id {InstanceId})", context, new SupervisedProcess.Lifecycle(
+            Launch: _ => LaunchAsync(context),
+            WaitUntilReady: (process, ct) =>
+                HealthProbe.WaitForHttpHealthyAsync(project.Name, new Uri(Url, "/health"), process.Exited, StartupDeadline, ct),
+            StopGrace: StopGrace));
+        await _process.StartAsync(cancellationToken);
     }
 
-    public async Task StopAsync()
-    {
-        _stopRequested.TrySetResult();
-        if (_process is { } process)
-        {
-            await process.StopAsync(StopGrace);
-        }
+    public Task StopAsync() => _process?.StopAsync() ?? Task.CompletedTask;
 
-        if (_supervision is { } supervision)
-        {
-            await supervision;
-        }
-    }
-
-    private Task<ChildProcess> LaunchAsync(RunContext context, ResourceLog log)
+    private Task<ChildProcess> LaunchAsync(RunContext context)
     {
         var spec = new ProcessSpec(DotnetHost.Path, ["exec", project.AssemblyPath])
         {
@@ -63,57 +53,8 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
             NotInherited = ProjectResource.NotInherited,
             WorkingDirectory = Path.GetDirectoryName(project.AssemblyPath),
         };
-        return ChildProcess.StartAsync(spec, log, context.Processes);
+        return ChildProcess.StartAsync(spec, context.LogFor(DisplayName), context.Processes);
     }
-
-    private async Task SuperviseAsync(RunContext context, ResourceLog log)
-    {
-        var backoff = TimeSpan.FromSeconds(1);
-        while (true)
-        {
-            var startedAt = DateTime.UtcNow;
-            var exitCode = await _process!.Exited;
-            if (StopRequested(context))
-            {
-                return;
-            }
-
-            if (DateTime.UtcNow - startedAt > TimeSpan.FromMinutes(1))
-            {
-                backoff = TimeSpan.FromSeconds(1);
-            }
-
-            context.Say($"{DisplayName} (service.instance.id {InstanceId}) exited with code {exitCode}; restarting in {backoff.TotalSeconds:0} s");
-            await Task.WhenAny(Task.Delay(backoff, context.Stopping), _stopRequested.Task);
-            if (StopRequested(context))
-            {
-                return;
-            }
-
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
-            try
-            {
-                _process = await LaunchAsync(context, log);
-            }
-            catch (Exception ex)
-            {
-                // The old, exited process stays current: the loop backs off and tries again.
-                context.Say($"{DisplayName} could not be restarted: {ex.Message}");
-                continue;
-            }
-
-            Restarts++;
-            if (StopRequested(context))
-            {
-                // A stop raced the restart and may have missed this process: end it here.
-                await _process.StopAsync(StopGrace);
-                return;
-            }
-        }
-    }
-
-    /// <summary>This replica or the whole application is being stopped: exits are expected, not crashes.</summary>
-    private bool StopRequested(RunContext context) => _stopRequested.Task.IsCompleted || context.Stopping.IsCancellationRequested;
 }
 
 /// <summary>The dotnet host that runs the built assemblies: the one running us, when we run under it.</summary>

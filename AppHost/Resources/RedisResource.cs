@@ -13,7 +13,7 @@ namespace Kiln.AppHost.Resources;
 internal sealed class RedisResource(string name) : Resource(name), IResourceWithConnectionString
 {
     private const string GarnetVersion = "2.2.8";
-    private ChildProcess? _process;
+    private SupervisedProcess? _process;
     private string? _existing;
 
     public override string Type => "redis";
@@ -37,7 +37,6 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
         Port = Port == 0 ? PortAllocator.Next() : Port;
         _password = context.Secrets.CachePassword;
         var home = context.State.For(Name);
-        var log = context.LogFor(Name);
         // Kiln:Resources:{name}:Server = redis | garnet; by default redis-server when the machine has it.
         var server = context.Configuration[$"Kiln:Resources:{Name}:Server"];
         var redisServer = server is null or "redis" ? Prerequisite.FindOnPath("redis-server") : null;
@@ -50,6 +49,8 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
         if (redisServer is not null)
         {
             var config = Path.Combine(home, "redis.conf");
+            // Append-only: a killed server loses nothing it acknowledged (the file is written before the
+            // replies go out; everysec only bounds what a crash of the machine could take).
             OwnerOnlyFile.Write(config, $"""
                 port {Port}
                 bind 127.0.0.1
@@ -57,7 +58,8 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
                 requirepass {_password}
                 dir {home}
                 save 60 1
-                appendonly no
+                appendonly yes
+                appendfsync everysec
                 daemonize no
                 """);
             spec = new ProcessSpec(redisServer, [config]);
@@ -72,11 +74,18 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
             spec = new ProcessSpec(DotnetHost.Path, ["exec", garnet, "--config-import-path", config]);
         }
 
-        _process = await ChildProcess.StartAsync(spec, log, context.Processes);
-        await HealthProbe.WaitForRedisAsync(Name, Port, _password, _process.Exited, TimeSpan.FromSeconds(30), cancellationToken);
+        // Restarted after a crash with the same config: same port, password and data folder.
+        _process = Supervise(context,
+            log => ChildProcess.StartAsync(spec, log, context.Processes),
+            (process, ct) => HealthProbe.WaitForRedisAsync(Name, Port, _password, process.Exited, TimeSpan.FromSeconds(30), ct),
+            stopGrace: TimeSpan.FromSeconds(10));
+        await _process.StartAsync(cancellationToken);
     }
 
-    internal override Task StopAsync() => _process?.StopAsync(TimeSpan.FromSeconds(10)) ?? Task.CompletedTask;
+    /// <summary>The server's process id while it runs.</summary>
+    public int? Pid => _process?.Pid;
+
+    internal override Task StopAsync() => _process?.StopAsync() ?? Task.CompletedTask;
 
     internal override object? DescribeEndpoint() => _existing is null ? new { endpoint = $"127.0.0.1:{Port}" } : null;
 
