@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Net;
+using Kiln.AppHost.Launching;
+using Kiln.AppHost.Model;
+using Kiln.AppHost.Resources;
+using Kiln.AppHost.Testing;
+using StackExchange.Redis;
+using Xunit.Abstractions;
+
+namespace Kiln.Tests.Distributed;
+
+/// <summary>
+/// A backing service killed with SIGKILL is reported and restarted by the AppHost on the same address,
+/// and the services carry on without being restarted themselves (issue 6). Each test kills one service
+/// of a platform of their own, so the shared platform's data is never touched. The development broker
+/// is not restarted yet: a restarted mock starts its offsets at 0 again, and a consumer whose position
+/// lies inside the new log would silently skip what comes before it.
+/// </summary>
+[Collection(PlatformTestGroup.Name)]
+public sealed class BackingServiceCrashTests(BackingServiceCrashTests.CrashPlatform platform, ITestOutputHelper output)
+    : IClassFixture<BackingServiceCrashTests.CrashPlatform>, IDisposable
+{
+    private static readonly TimeSpan Recovery = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task A_killed_postgres_is_restarted_on_its_port_with_its_data()
+    {
+        var sensor = await StoreAReadingAsync("kiln7.crash.pg");
+        var pg = platform.App.Resource<PostgresServerResource>("pg");
+        var address = pg.DescribeEndpoint()!.ToString();
+
+        await KillAndAwaitRestartAsync(pg, () => pg.Pid);
+
+        Assert.Equal(address, pg.DescribeEndpoint()!.ToString());
+        // What was committed before the kill. The Api's pool still holds connections to the killed server: a
+        // request meeting one answers 503 with Retry-After once (Npgsql drops it), as a client is told to retry.
+        await Eventually.TrueAsync(async () => (await platform.Api.ReadAllAsync(sensor)).Count == 1, TimeSpan.FromSeconds(30),
+            "the reading stored before the kill to be read back");
+        await PostAndAwaitStoredAsync(sensor, expected: 2);
+    }
+
+    [Fact]
+    public async Task A_killed_redis_is_restarted_on_its_port_with_its_data()
+    {
+        var sensor = await StoreAReadingAsync("kiln7.crash.cache");
+        var cache = platform.App.Resource<RedisResource>("cache");
+        var connectionString = cache.ConnectionString;
+        await using (var redis = await ConnectionMultiplexer.ConnectAsync(connectionString))
+        {
+            await redis.GetDatabase().StringSetAsync("kiln:test:crash", "kept");
+        }
+
+        await KillAndAwaitRestartAsync(cache, () => cache.Pid);
+
+        Assert.Equal(connectionString, cache.ConnectionString);
+        await using (var redis = await ConnectionMultiplexer.ConnectAsync(connectionString))
+        {
+            Assert.Equal("kept", (string?)await redis.GetDatabase().StringGetAsync("kiln:test:crash"));
+        }
+
+        await PostAndAwaitStoredAsync(sensor, expected: 2);
+        Assert.Equal(2.0, (await platform.Api.GetAsync($"/api/v1/sensors/{sensor}/latest")).GetProperty("value").GetDouble());
+    }
+
+    public void Dispose() => platform.App.WriteLogs(output);
+
+    /// <summary>SIGKILLs the service's process by PID; returns once the AppHost said so and the service runs again.</summary>
+    private async Task KillAndAwaitRestartAsync(Resource resource, Func<int?> pid)
+    {
+        var others = ProjectPids();
+        var killed = pid() ?? throw new InvalidOperationException($"{resource.Name} has no process");
+        var errorsBefore = platform.App.Context.Logs["apphost"].Errors().Count;
+        var stopwatch = Stopwatch.StartNew();
+        using (var process = Process.GetProcessById(killed))
+        {
+            process.Kill(); // SIGKILL
+        }
+
+        await Eventually.TrueAsync(() => platform.App.Context.Logs["apphost"].Errors().Skip(errorsBefore)
+                .Any(l => l.StartsWith($"{resource.Name} (pid {killed}) was killed by signal 9 (SIGKILL)", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(10), $"the AppHost to report {resource.Name}'s crash at error level");
+        await Eventually.TrueAsync(() => resource.State == ResourceState.Running && pid() is { } now && now != killed && ProcessRegistry.IsRunning(now),
+            Recovery, $"{resource.Name} to run again");
+        output.WriteLine($"{resource.Name} running again {stopwatch.Elapsed.TotalSeconds:0.00} s after SIGKILL");
+        Assert.False(ProcessRegistry.IsRunning(killed));
+        Assert.DoesNotContain(killed, TestApplicationOutput.RecordedProcesses(platform.StateDirectory));
+        Assert.Equal(others, ProjectPids()); // nothing else was restarted
+    }
+
+    private async Task<string> StoreAReadingAsync(string sensor)
+    {
+        Assert.Equal(HttpStatusCode.Created, (await platform.Api.PutSensorAsync(sensor, "kiln7")).StatusCode);
+        var first = new { sensorId = sensor, timestamp = DateTimeOffset.UtcNow.AddMinutes(-10), value = 1.0 };
+        Assert.Equal(HttpStatusCode.Accepted, (await platform.Api.PostReadingsAsync(new[] { first })).StatusCode);
+        await Eventually.TrueAsync(async () => (await platform.Api.ReadAllAsync(sensor)).Count == 1, Recovery, "the first reading to be stored");
+        return sensor;
+    }
+
+    private async Task PostAndAwaitStoredAsync(string sensor, int expected)
+    {
+        var next = new { sensorId = sensor, timestamp = DateTimeOffset.UtcNow.AddMinutes(-5), value = 2.0 };
+        using var response = await platform.Api.PostReadingsAsync(new[] { next });
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        await Eventually.TrueAsync(async () => (await platform.Api.ReadAllAsync(sensor)).Count == expected, Recovery,
+            "the reading posted after the restart to be stored");
+    }
+
+    private Dictionary<string, int?> ProjectPids() =>
+        platform.App.Resources.OfType<ProjectResource>().SelectMany(p => p.RunningReplicas)
+            .ToDictionary(r => r.DisplayName, r => r.Pid);
+
+    /// <summary>A platform of these tests' own: killing its services must not disturb the shared one.</summary>
+    public sealed class CrashPlatform : IAsyncLifetime
+    {
+        private readonly PlatformFixture _platform = new();
+
+        internal DistributedApplication App => _platform.App;
+
+        internal ApiDriver Api => _platform.Api;
+
+        public string StateDirectory => _platform.StateDirectory;
+
+        public Task InitializeAsync() => _platform.InitializeAsync();
+
+        public Task DisposeAsync() => _platform.DisposeAsync();
+    }
+}
