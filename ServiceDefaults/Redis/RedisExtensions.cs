@@ -47,17 +47,11 @@ public static class RedisExtensions
                 $"ConnectionStrings:{connectionName} names no Redis endpoint; expected 'host:port,password=...'.");
         }
 
-        var (traced, measured) = (!settings.DisableTracing, !settings.DisableMetrics);
-        if (traced || measured)
-        {
-            builder.Services.AddKeyedSingleton(connectionName, (_, _) => new RedisCommandTelemetry(traced, measured));
-        }
-
         builder.Services.AddSingleton<IConnectionMultiplexer>(services =>
         {
             options.LoggerFactory ??= services.GetService<ILoggerFactory>();
             var connection = ConnectionMultiplexer.Connect(options);
-            services.GetKeyedService<RedisCommandTelemetry>(connectionName)?.Attach(connection);
+            RedisCommandTelemetry.Attach(connection);
             return connection;
         });
 
