@@ -37,9 +37,9 @@ internal static class KafkaClientRegistration
         serviceProvider.GetRequiredService<ILoggerFactory>().CreateLogger($"{LogCategory}.{role}.{connectionName}");
 
     /// <summary>Tells <see cref="KafkaTracing"/> which broker and group a client it will see was built for.</summary>
-    public static TClient Described<TClient>(TClient client, ClientConfig config, string? consumerGroup = null) where TClient : IClient
+    public static TClient Described<TClient>(TClient client, ClientConfig config) where TClient : IClient
     {
-        KafkaTracing.Describe(client, KafkaClientAttributes.From(config, client.Name, consumerGroup));
+        KafkaTracing.Describe(client, config);
         return client;
     }
 }

@@ -76,6 +76,6 @@ public static class KafkaConsumerExtensions
             .SetErrorHandler((client, error) => KafkaClientLogging.Error(logger, client, error));
 
         configureBuilder?.Invoke(serviceProvider, consumer);
-        return KafkaClientRegistration.Described(consumer.Build(), config, config.GroupId);
+        return KafkaClientRegistration.Described(consumer.Build(), config);
     }
 }
