@@ -54,7 +54,7 @@ public static class KafkaTracing
     /// <summary>
     /// Starts a <c>send {topic}</c> span (kind Producer) for <paramref name="messageCount"/> messages the caller is about
     /// to produce, and writes its context (or, without a listener, the ambient one) into <paramref name="headers"/> for
-    /// each of them to carry. Once the deliveries are settled, <see cref="CountSent"/> counts them.
+    /// each of them to carry. Disposing the operation counts the messages as sent, with its error if it failed.
     /// </summary>
     public static MessagingOperation StartSend(IClient producer, string topic, int messageCount, Headers headers)
     {
@@ -70,28 +70,11 @@ public static class KafkaTracing
             DistributedContextPropagator.Current.Inject(propagated, headers, SetHeader);
         }
 
-        return new MessagingOperation(activity, tags, (seconds, attributes) => OperationDuration.Record(seconds, attributes));
-    }
-
-    /// <summary>
-    /// Counts <c>messaging.client.sent.messages</c> per partition for deliveries started under a send operation:
-    /// acknowledged ones, failed ones with their <c>error.type</c>, and ones still unanswered as <c>timeout</c>.
-    /// </summary>
-    public static void CountSent<TKey, TValue>(IClient producer, string topic, IReadOnlyList<Task<DeliveryResult<TKey, TValue>>> deliveries)
-    {
-        ArgumentNullException.ThrowIfNull(producer);
-        ArgumentNullException.ThrowIfNull(deliveries);
-
-        var outcomes = deliveries.CountBy(delivery => delivery.Status switch
+        return new MessagingOperation(activity, tags, (seconds, attributes) =>
         {
-            TaskStatus.RanToCompletion => (Partition: (int?)delivery.Result.Partition.Value, Error: (string?)null),
-            TaskStatus.Faulted => (null, MessagingOperation.ErrorType(delivery.Exception!.InnerException!)),
-            _ => (null, "timeout"),
+            OperationDuration.Record(seconds, attributes);
+            SentMessages.Add(messageCount, attributes);
         });
-        foreach (var ((partition, error), count) in outcomes)
-        {
-            SentMessages.Add(count, MetricTags(producer, "send", operationType: null, topic, partition, error));
-        }
     }
 
     /// <summary>The producer's span context from <paramref name="headers"/>, or null when it sent none.</summary>
@@ -142,18 +125,20 @@ public static class KafkaTracing
 
     // An operation's metric attributes, leaving out those not known. Its span adds the client's id, which on a metric
     // would multiply the series without telling anything new.
-    private static TagList MetricTags(IClient client, string operationName, string? operationType, string? topic, int? partition,
-        string? errorType = null)
+    private static TagList MetricTags(IClient client, string operationName, string operationType, string? topic, int? partition)
     {
-        var tags = new TagList { { "messaging.system", "kafka" }, { "messaging.operation.name", operationName } };
+        var tags = new TagList
+        {
+            { "messaging.system", "kafka" },
+            { "messaging.operation.name", operationName },
+            { "messaging.operation.type", operationType },
+        };
         Clients.TryGetValue(client, out var attributes);
-        AddIfKnown("messaging.operation.type", operationType);
         AddIfKnown("messaging.destination.name", topic);
         AddIfKnown("messaging.destination.partition.id", partition?.ToString(CultureInfo.InvariantCulture));
         AddIfKnown("server.address", attributes?.ServerAddress);
         AddIfKnown("server.port", attributes?.ServerPort);
         AddIfKnown("messaging.consumer.group.name", attributes?.ConsumerGroup);
-        AddIfKnown("error.type", errorType);
         return tags;
 
         void AddIfKnown(string key, object? value)
@@ -182,4 +167,55 @@ public static class KafkaTracing
 
     /// <summary>What the conventions want to know about a client but its messages do not say.</summary>
     private sealed record ClientAttributes(string? ServerAddress, int? ServerPort, string? ConsumerGroup);
+}
+
+/// <summary>
+/// One send or process operation: its span (when someone listens) and its metrics (always), recorded when it is
+/// disposed; call <see cref="Fail"/> first if it failed.
+/// </summary>
+public sealed class MessagingOperation : IDisposable
+{
+    private readonly long _started = Stopwatch.GetTimestamp();
+    private readonly Action<double, TagList> _record;
+    private TagList _metricTags;
+    private bool _ended;
+
+    /// <param name="record">Records the operation's metrics, given its duration in seconds and its attributes.</param>
+    internal MessagingOperation(Activity? activity, TagList metricTags, Action<double, TagList> record)
+    {
+        Activity = activity;
+        _metricTags = metricTags;
+        _record = record;
+    }
+
+    /// <summary>The span, or null when no listener samples Kiln's Kafka spans.</summary>
+    public Activity? Activity { get; }
+
+    /// <summary>Marks the operation failed: <c>error.type</c> on the span and the metrics, and an error status.</summary>
+    public void Fail(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        var errorType = ErrorType(exception);
+        _metricTags.Add("error.type", errorType);
+        Activity?.SetTag("error.type", errorType);
+        Activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+    }
+
+    public void Dispose()
+    {
+        if (!_ended)
+        {
+            _ended = true;
+            _record(Stopwatch.GetElapsedTime(_started).TotalSeconds, _metricTags);
+            Activity?.Dispose();
+        }
+    }
+
+    // Kafka's own error code where there is one (low cardinality, as the conventions ask), else the exception's type.
+    private static string ErrorType(Exception exception) => exception switch
+    {
+        KafkaException kafka => kafka.Error.Code.ToString(),
+        TimeoutException => "timeout",
+        _ => exception.GetType().FullName ?? "_OTHER",
+    };
 }
