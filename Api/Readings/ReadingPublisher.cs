@@ -50,9 +50,5 @@ internal sealed class ReadingPublisher(IProducer<string, byte[]> producer, Inges
             send.Fail(ex);
             return false;
         }
-        finally
-        {
-            KafkaTracing.CountSent(producer, Topology.Topics.Readings, deliveries);
-        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using Confluent.Kafka;
@@ -5,89 +6,53 @@ using Confluent.Kafka;
 namespace Kiln.ServiceDefaults.Kafka;
 
 /// <summary>The librdkafka a process runs on: its version and the file it was loaded from.</summary>
-public sealed record LibRdKafkaBuild(string Version, string Path)
-{
-    public override string ToString() => $"librdkafka {Version} ({Path})";
-}
+public sealed record LibRdKafkaBuild(string Version, string Path);
 
 /// <summary>
-/// Makes a process run on the librdkafka that librdkafka.redist ships, and on nothing else. The redist's
-/// default linux-x64 build needs libsasl2.so.3, which Debian 12 lacks; when it fails to load, Confluent.Kafka
-/// silently falls back to any librdkafka the system has. So every <c>librdkafka</c> import is resolved to the
-/// build that needs only glibc, and the version it reports is checked against Confluent.Kafka's own.
+/// Makes a process run on the librdkafka that librdkafka.redist ships, and on nothing else. The redist's default
+/// linux-x64 build needs libsasl2.so.3, which Debian 12 lacks, and then Confluent.Kafka silently falls back to any
+/// librdkafka the system has. So every <c>librdkafka</c> import is resolved to the build that needs only glibc, and
+/// its version is checked against Confluent.Kafka's. Also compiled into tools/DevKafka, which P/Invokes it too.
 /// </summary>
-/// <remarks>
-/// Also compiled into tools/DevKafka, which P/Invokes the same library for its mock cluster.
-/// </remarks>
 public static class KafkaNativeLibrary
 {
-    private static readonly Lock Gate = new();
-    private static readonly HashSet<Assembly> ResolvedAssemblies = [];
-    private static LibRdKafkaBuild? _loaded;
+    // A failed load is not retried: every later call gets the same error.
+    private static readonly Lazy<LibRdKafkaBuild> Redist = new(LoadRedist);
+    private static readonly ConcurrentDictionary<Assembly, bool> ResolvedAssemblies = new();
     private static nint _handle;
 
-    /// <summary>The librdkafka version Confluent.Kafka was built for (they are released together).</summary>
-    public static Version ExpectedVersion { get; } = typeof(Library).Assembly.GetName().Version!;
-
     /// <summary>
-    /// Loads the redist's librdkafka once per process, points Confluent.Kafka at it, and checks its version.
-    /// Call it before the first Kafka client is created; later calls return the same answer.
+    /// Loads the redist's librdkafka once per process, checks its version, and resolves Confluent.Kafka's imports (and
+    /// <paramref name="importer"/>'s) to it. Call it before the first Kafka client is created.
     /// </summary>
-    /// <exception cref="InvalidOperationException">No usable build, a version mismatch, or librdkafka loaded too early; the message says how to fix it.</exception>
-    public static LibRdKafkaBuild Load()
+    /// <exception cref="InvalidOperationException">No build for this machine, a version mismatch, or librdkafka loaded too early; the message says how to fix it.</exception>
+    /// <exception cref="DllNotFoundException">The build is there but does not load; the message names the file and the cause.</exception>
+    public static LibRdKafkaBuild Load(Assembly? importer = null)
     {
-        lock (Gate)
-        {
-            if (_loaded is not null)
-            {
-                return _loaded;
-            }
-
-            if (Library.IsLoaded)
-            {
-                throw new InvalidOperationException(
-                    "librdkafka was loaded before Kiln chose which build to load, so it may be a system copy: " +
-                    "call KafkaNativeLibrary.Load() (AddKafkaProducer/AddKafkaConsumer do) before creating any Kafka client.");
-            }
-
-            var path = RedistPath(AppContext.BaseDirectory, RuntimeInformation.ProcessArchitecture, File.Exists);
-            try
-            {
-                _handle = NativeLibrary.Load(path);
-            }
-            catch (DllNotFoundException e)
-            {
-                throw new InvalidOperationException($"Could not load {path}: {e.Message}", e);
-            }
-
-            ResolveImports(typeof(Library).Assembly);
-            var version = Library.VersionString;
-            if (CheckVersion(version, ExpectedVersion, path) is { } mismatch)
-            {
-                throw new InvalidOperationException(mismatch);
-            }
-
-            return _loaded = new LibRdKafkaBuild(version, path);
-        }
-    }
-
-    /// <summary>Resolves <paramref name="assembly"/>'s own <c>librdkafka</c> imports to the loaded build too.</summary>
-    public static LibRdKafkaBuild ResolveFor(Assembly assembly)
-    {
-        ArgumentNullException.ThrowIfNull(assembly);
-        var build = Load();
-        lock (Gate)
-        {
-            ResolveImports(assembly);
-        }
-
+        var build = Redist.Value;
+        ResolveImports(importer ?? typeof(Library).Assembly);
         return build;
     }
 
-    /// <summary>
-    /// Where the redist's glibc-only build lands in an application's output: <c>runtimes/{rid}/native/</c> for a
-    /// portable build, beside the application for a RID-specific publish.
-    /// </summary>
+    private static LibRdKafkaBuild LoadRedist()
+    {
+        if (Library.IsLoaded)
+        {
+            throw new InvalidOperationException(
+                "librdkafka was loaded before Kiln chose which build to load, so it may be a system copy: " +
+                "call KafkaNativeLibrary.Load() (AddKafkaProducer/AddKafkaConsumer do) before creating any Kafka client.");
+        }
+
+        var path = RedistPath(AppContext.BaseDirectory, RuntimeInformation.ProcessArchitecture, File.Exists);
+        _handle = NativeLibrary.Load(path);
+        ResolveImports(typeof(Library).Assembly);
+        var version = Library.VersionString;
+        return CheckVersion(version, typeof(Library).Assembly.GetName().Version!, path) is { } mismatch
+            ? throw new InvalidOperationException(mismatch)
+            : new LibRdKafkaBuild(version, path);
+    }
+
+    /// <summary>Where the redist's glibc-only build lands: <c>runtimes/{rid}/native/</c>, or beside a RID-specific publish.</summary>
     /// <exception cref="InvalidOperationException">The architecture has no such build, or the file is missing.</exception>
     public static string RedistPath(string baseDirectory, Architecture architecture, Func<string, bool> fileExists)
     {
@@ -114,41 +79,25 @@ public static class KafkaNativeLibrary
             "(dotnet build); Kiln never uses a system librdkafka, and no apt package is needed.");
     }
 
-    /// <summary>
-    /// Null when <paramref name="loadedVersion"/> is the major.minor release <paramref name="expected"/> names;
-    /// otherwise the startup error, naming what was loaded and the fix.
-    /// </summary>
+    /// <summary>Null when <paramref name="loadedVersion"/> ("2.16.0", "2.16.3-RC1") is of <paramref name="expected"/>'s major.minor; else the error.</summary>
     public static string? CheckVersion(string loadedVersion, Version expected, string loadedFrom)
     {
+        ArgumentNullException.ThrowIfNull(loadedVersion);
         ArgumentNullException.ThrowIfNull(expected);
-        var loaded = ParseVersion(loadedVersion);
-        if (loaded is not null && loaded.Major == expected.Major && loaded.Minor == expected.Minor)
-        {
-            return null;
-        }
-
-        return $"librdkafka {loadedVersion} was loaded from {loadedFrom}, but Confluent.Kafka {expected.ToString(3)} needs librdkafka " +
-            $"{expected.Major}.{expected.Minor}.x. Give librdkafka.redist the same version as Confluent.Kafka in Directory.Packages.props " +
-            "and rebuild, so that the redist's build is the one in the output.";
-    }
-
-    /// <summary>"2.16.0", "2.16.0-RC1" or "2.16.0.3": the leading numbers, or null.</summary>
-    private static Version? ParseVersion(string text)
-    {
-        var numeric = new string([.. text.TakeWhile(c => char.IsAsciiDigit(c) || c == '.')]).TrimEnd('.');
-        return Version.TryParse(numeric.Contains('.', StringComparison.Ordinal) ? numeric : $"{numeric}.0", out var version) ? version : null;
+        return loadedVersion.StartsWith($"{expected.Major}.{expected.Minor}.", StringComparison.Ordinal)
+            ? null
+            : $"librdkafka {loadedVersion} was loaded from {loadedFrom}, but Confluent.Kafka {expected.ToString(3)} needs librdkafka " +
+                $"{expected.Major}.{expected.Minor}.x. Give librdkafka.redist the same version as Confluent.Kafka in Directory.Packages.props " +
+                "and rebuild, so that the redist's build is the one in the output.";
     }
 
     private static void ResolveImports(Assembly assembly)
     {
-        // SetDllImportResolver throws if the assembly already has one: set it once per assembly.
-        if (ResolvedAssemblies.Add(assembly))
+        // SetDllImportResolver throws if the assembly already has one: set it once per assembly. Confluent.Kafka
+        // imports "librdkafka", and "centos8-librdkafka.so" as its fallback.
+        if (ResolvedAssemblies.TryAdd(assembly, true))
         {
-            NativeLibrary.SetDllImportResolver(assembly, (name, _, _) => IsLibRdKafka(name) ? _handle : 0);
+            NativeLibrary.SetDllImportResolver(assembly, (name, _, _) => name.Contains("librdkafka", StringComparison.Ordinal) ? _handle : 0);
         }
     }
-
-    /// <summary>Confluent.Kafka imports "librdkafka", and "centos8-librdkafka.so" as its fallback.</summary>
-    private static bool IsLibRdKafka(string importName) =>
-        importName.Contains("librdkafka", StringComparison.Ordinal);
 }

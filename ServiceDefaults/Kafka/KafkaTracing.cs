@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Confluent.Kafka;
@@ -9,18 +8,15 @@ using Confluent.Kafka;
 namespace Kiln.ServiceDefaults.Kafka;
 
 /// <summary>
-/// Spans and metrics for sending and processing Kafka messages, named as the OpenTelemetry messaging semantic
-/// conventions name them (spans <c>send {topic}</c> and <c>process {topic}</c>; <c>messaging.*</c> attributes and
-/// metrics), with W3C trace context carried in message headers (<c>traceparent</c>, <c>tracestate</c>) so that
-/// processing joins the trace that sent it. No OpenTelemetry instrumentation for Confluent.Kafka is available
-/// here, so the services mark these operations themselves; the client registrations subscribe to both.
+/// Spans (<c>send {topic}</c>, <c>process {topic}</c>) and <c>messaging.*</c> metrics for sending and processing Kafka
+/// messages, per the OpenTelemetry messaging conventions, with W3C trace context carried in message headers so that
+/// processing joins the trace that sent it. No OpenTelemetry instrumentation for Confluent.Kafka is served here, so
+/// the services mark these operations themselves; the client registrations subscribe to the source and the meter.
 /// </summary>
 public static class KafkaTracing
 {
     public const string ActivitySourceName = "Kiln.Kafka";
     public const string MeterName = "Kiln.Kafka";
-
-    private const string MessagingSystem = "kafka";
 
     private static readonly ActivitySource Source = new(ActivitySourceName);
     private static readonly Meter Meter = new(MeterName);
@@ -44,67 +40,41 @@ public static class KafkaTracing
     private static readonly Histogram<double> ProcessDuration = Meter.CreateHistogram(
         "messaging.process.duration", "s", "Duration of processing operation.", tags: null, advice: DurationBuckets);
 
-    private static readonly ConditionalWeakTable<IClient, KafkaClientAttributes> Clients = new();
+    private static readonly ConditionalWeakTable<IClient, ClientAttributes> Clients = new();
 
-    /// <summary>Remembers what the registration knows about a client it built (its broker, id and group).</summary>
-    internal static void Describe(IClient client, KafkaClientAttributes attributes) => Clients.AddOrUpdate(client, attributes);
+    /// <summary>Remembers the broker (the first bootstrap server) and, for a consumer, the group a client was built for.</summary>
+    internal static void Describe(IClient client, ClientConfig config)
+    {
+        // host:port, [v6]:port or a bare host, read as a URI's authority
+        var first = config.BootstrapServers?.Split(',', StringSplitOptions.TrimEntries)[0];
+        var broker = Uri.TryCreate($"kafka://{first}", UriKind.Absolute, out var uri) && uri.IdnHost.Length > 0 ? uri : null;
+        Clients.AddOrUpdate(client, new(broker?.IdnHost, broker is { IsDefaultPort: false } ? broker.Port : null, (config as ConsumerConfig)?.GroupId));
+    }
 
     /// <summary>
-    /// Starts a <c>send {topic}</c> span (kind Producer) for <paramref name="messageCount"/> messages the caller is
-    /// about to produce, and writes its context into <paramref name="headers"/> for every one of them to carry.
-    /// Without a listener there is no span, but an ambient one (the HTTP request, say) is still propagated.
-    /// When the deliveries are settled, <see cref="CountSent"/> counts them; disposing the operation records its
-    /// duration (<c>messaging.client.operation.duration</c>).
+    /// Starts a <c>send {topic}</c> span (kind Producer) for <paramref name="messageCount"/> messages the caller is about
+    /// to produce, and writes its context (or, without a listener, the ambient one) into <paramref name="headers"/> for
+    /// each of them to carry. Disposing the operation counts the messages as sent, with its error if it failed.
     /// </summary>
     public static MessagingOperation StartSend(IClient producer, string topic, int messageCount, Headers headers)
     {
         ArgumentNullException.ThrowIfNull(producer);
         ArgumentNullException.ThrowIfNull(headers);
 
-        var client = AttributesOf(producer);
-        var tags = OperationTags("send", "send", topic, partition: null);
-        var spanTags = new List<KeyValuePair<string, object?>>(tags) { new("messaging.batch.message_count", messageCount) };
-        client.AddTo(spanTags, withClientId: true);
-        client.AddTo(tags, withClientId: false);
-
-        var activity = Source.StartActivity($"send {topic}", ActivityKind.Producer, parentContext: default, spanTags);
+        var tags = MetricTags(producer, "send", "send", topic, partition: null);
+        var activity = Source.StartActivity($"send {topic}", ActivityKind.Producer, parentContext: default, tags);
+        activity?.SetTag("messaging.client.id", producer.Name);
+        activity?.SetTag("messaging.batch.message_count", messageCount);
         if ((activity ?? Activity.Current) is { } propagated)
         {
             DistributedContextPropagator.Current.Inject(propagated, headers, SetHeader);
         }
 
-        return new MessagingOperation(activity, OperationDuration, tags);
-    }
-
-    /// <summary>
-    /// Counts <c>messaging.client.sent.messages</c> per partition for deliveries started under a send operation:
-    /// acknowledged ones, failed ones with their <c>error.type</c>, and ones still unanswered as <c>timeout</c>.
-    /// </summary>
-    public static void CountSent<TKey, TValue>(IClient producer, string topic, IReadOnlyList<Task<DeliveryResult<TKey, TValue>>> deliveries)
-    {
-        ArgumentNullException.ThrowIfNull(producer);
-        ArgumentNullException.ThrowIfNull(deliveries);
-
-        var client = AttributesOf(producer);
-        var outcomes = deliveries
-            .Select(delivery => delivery.Status switch
-            {
-                TaskStatus.RanToCompletion => (Partition: (int?)delivery.Result.Partition.Value, Error: (string?)null),
-                TaskStatus.Faulted => (null, MessagingOperation.ErrorType(delivery.Exception!.InnerException!)),
-                _ => (null, "timeout"),
-            })
-            .CountBy(outcome => outcome);
-        foreach (var ((partition, error), count) in outcomes)
+        return new MessagingOperation(activity, tags, (seconds, attributes) =>
         {
-            var tags = OperationTags("send", operationType: null, topic, partition);
-            client.AddTo(tags, withClientId: false);
-            if (error is not null)
-            {
-                tags.Add(new("error.type", error));
-            }
-
-            SentMessages.Add(count, CollectionsMarshal.AsSpan(tags));
-        }
+            OperationDuration.Record(seconds, attributes);
+            SentMessages.Add(messageCount, attributes);
+        });
     }
 
     /// <summary>The producer's span context from <paramref name="headers"/>, or null when it sent none.</summary>
@@ -117,107 +87,67 @@ public static class KafkaTracing
     }
 
     /// <summary>
-    /// Counts a consumed batch (<c>messaging.client.consumed.messages</c>, per partition) and starts its
-    /// <c>process {topic}</c> span (kind Consumer). Start it when processing starts, not before the wait in
-    /// <c>Consume()</c>, and dispose it when the batch is done. Every producer context in the batch becomes a
-    /// link; when all messages came from one send, that context is also the parent, so the processing shows up
-    /// inside the trace that sent it.
+    /// Counts a consumed batch per partition and starts its <c>process {topic}</c> span (kind Consumer): start it once
+    /// <c>Consume()</c> has returned, dispose it when the batch is done. Every sender's context becomes a link; when all
+    /// the messages came from one send, that is also the parent, so the processing shows in the trace that sent it.
     /// </summary>
     public static MessagingOperation StartProcess<TKey, TValue>(IClient consumer, IReadOnlyList<ConsumeResult<TKey, TValue>> batch)
     {
         ArgumentNullException.ThrowIfNull(consumer);
         ArgumentNullException.ThrowIfNull(batch);
 
-        var client = AttributesOf(consumer);
-        var topic = SingleOrNull(batch.Select(message => message.Topic));
-        var partition = SingleOrNull(batch.Select(message => (int?)message.Partition.Value));
-        CountConsumed(batch, client);
-
-        var producers = new HashSet<ActivityContext>();
-        foreach (var message in batch)
+        var partitions = batch.CountBy(message => message.TopicPartition).ToList();
+        foreach (var (partition, count) in partitions)
         {
-            if (message.Message.Headers is { } headers && ExtractContext(headers) is { } context)
-            {
-                producers.Add(context);
-            }
+            ConsumedMessages.Add(count, MetricTags(consumer, "poll", "receive", partition.Topic, partition.Partition.Value));
         }
 
-        var tags = OperationTags("process", "process", topic, partition);
-        var spanTags = new List<KeyValuePair<string, object?>>(tags);
-        client.AddTo(spanTags, withClientId: true);
-        client.AddTo(tags, withClientId: false);
-        if (batch.Count == 1)
+        // The batch's topic and partition are named where it has only one.
+        var topic = partitions.DistinctBy(partition => partition.Key.Topic).Count() == 1 ? partitions[0].Key.Topic : null;
+        var tags = MetricTags(consumer, "process", "process", topic, partitions.Count == 1 ? partitions[0].Key.Partition.Value : null);
+        ActivityContext[] senders =
+            [.. batch.Select(message => message.Message.Headers is { } headers ? ExtractContext(headers) : null).OfType<ActivityContext>().Distinct()];
+        var activity = Source.StartActivity(topic is null ? "process" : $"process {topic}", ActivityKind.Consumer,
+            parentContext: senders.Length == 1 ? senders[0] : default, tags, [.. senders.Select(context => new ActivityLink(context))]);
+        activity?.SetTag("messaging.client.id", consumer.Name);
+        if (batch is [var message])
         {
-            spanTags.Add(new("messaging.kafka.offset", batch[0].Offset.Value));
-            if (batch[0].Message.Key is string key)
-            {
-                spanTags.Add(new("messaging.kafka.message.key", key));
-            }
+            activity?.SetTag("messaging.kafka.offset", message.Offset.Value);
+            activity?.SetTag("messaging.kafka.message.key", message.Message.Key as string);
         }
         else
         {
-            spanTags.Add(new("messaging.batch.message_count", batch.Count));
+            activity?.SetTag("messaging.batch.message_count", batch.Count);
         }
 
-        var activity = Source.StartActivity(
-            topic is null ? "process" : $"process {topic}",
-            ActivityKind.Consumer,
-            parentContext: producers.Count == 1 ? producers.Single() : default,
-            spanTags,
-            [.. producers.Select(context => new ActivityLink(context))]);
-
-        return new MessagingOperation(activity, ProcessDuration, tags);
+        return new MessagingOperation(activity, tags, (seconds, attributes) => ProcessDuration.Record(seconds, attributes));
     }
 
-    private static void CountConsumed<TKey, TValue>(IReadOnlyList<ConsumeResult<TKey, TValue>> batch, KafkaClientAttributes client)
+    // An operation's metric attributes, leaving out those not known. Its span adds the client's id, which on a metric
+    // would multiply the series without telling anything new.
+    private static TagList MetricTags(IClient client, string operationName, string operationType, string? topic, int? partition)
     {
-        foreach (var (topicPartition, count) in batch.CountBy(message => message.TopicPartition))
+        var tags = new TagList
         {
-            var tags = OperationTags("poll", "receive", topicPartition.Topic, topicPartition.Partition.Value);
-            client.AddTo(tags, withClientId: false);
-            ConsumedMessages.Add(count, CollectionsMarshal.AsSpan(tags));
-        }
-    }
-
-    private static KafkaClientAttributes AttributesOf(IClient client) =>
-        Clients.TryGetValue(client, out var attributes) ? attributes : new KafkaClientAttributes(null, null, client.Name, null);
-
-    /// <summary>The attributes a span and its metric share; the caller adds the client's.</summary>
-    private static List<KeyValuePair<string, object?>> OperationTags(string operationName, string? operationType, string? topic, int? partition)
-    {
-        List<KeyValuePair<string, object?>> tags =
-        [
-            new("messaging.system", MessagingSystem),
-            new("messaging.operation.name", operationName),
-        ];
-        if (operationType is not null)
-        {
-            tags.Add(new("messaging.operation.type", operationType));
-        }
-
-        if (topic is not null)
-        {
-            tags.Add(new("messaging.destination.name", topic));
-        }
-
-        if (partition is { } id)
-        {
-            tags.Add(new("messaging.destination.partition.id", id.ToString(CultureInfo.InvariantCulture)));
-        }
-
+            { "messaging.system", "kafka" },
+            { "messaging.operation.name", operationName },
+            { "messaging.operation.type", operationType },
+        };
+        Clients.TryGetValue(client, out var attributes);
+        AddIfKnown("messaging.destination.name", topic);
+        AddIfKnown("messaging.destination.partition.id", partition?.ToString(CultureInfo.InvariantCulture));
+        AddIfKnown("server.address", attributes?.ServerAddress);
+        AddIfKnown("server.port", attributes?.ServerPort);
+        AddIfKnown("messaging.consumer.group.name", attributes?.ConsumerGroup);
         return tags;
-    }
 
-    private static T? SingleOrNull<T>(IEnumerable<T> values)
-    {
-        using var distinct = values.Distinct().GetEnumerator();
-        if (!distinct.MoveNext())
+        void AddIfKnown(string key, object? value)
         {
-            return default;
+            if (value is not null)
+            {
+                tags.Add(key, value);
+            }
         }
-
-        var first = distinct.Current;
-        return distinct.MoveNext() ? default : first;
     }
 
     private static void SetHeader(object? carrier, string name, string value)
@@ -234,4 +164,58 @@ public static class KafkaTracing
         values = null;
         value = carrier is Headers headers && headers.TryGetLastBytes(name, out var bytes) ? Encoding.UTF8.GetString(bytes) : null;
     }
+
+    /// <summary>What the conventions want to know about a client but its messages do not say.</summary>
+    private sealed record ClientAttributes(string? ServerAddress, int? ServerPort, string? ConsumerGroup);
+}
+
+/// <summary>
+/// One send or process operation: its span (when someone listens) and its metrics (always), recorded when it is
+/// disposed; call <see cref="Fail"/> first if it failed.
+/// </summary>
+public sealed class MessagingOperation : IDisposable
+{
+    private readonly long _started = Stopwatch.GetTimestamp();
+    private readonly Action<double, TagList> _record;
+    private TagList _metricTags;
+    private bool _ended;
+
+    /// <param name="record">Records the operation's metrics, given its duration in seconds and its attributes.</param>
+    internal MessagingOperation(Activity? activity, TagList metricTags, Action<double, TagList> record)
+    {
+        Activity = activity;
+        _metricTags = metricTags;
+        _record = record;
+    }
+
+    /// <summary>The span, or null when no listener samples Kiln's Kafka spans.</summary>
+    public Activity? Activity { get; }
+
+    /// <summary>Marks the operation failed: <c>error.type</c> on the span and the metrics, and an error status.</summary>
+    public void Fail(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        var errorType = ErrorType(exception);
+        _metricTags.Add("error.type", errorType);
+        Activity?.SetTag("error.type", errorType);
+        Activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+    }
+
+    public void Dispose()
+    {
+        if (!_ended)
+        {
+            _ended = true;
+            _record(Stopwatch.GetElapsedTime(_started).TotalSeconds, _metricTags);
+            Activity?.Dispose();
+        }
+    }
+
+    // Kafka's own error code where there is one (low cardinality, as the conventions ask), else the exception's type.
+    private static string ErrorType(Exception exception) => exception switch
+    {
+        KafkaException kafka => kafka.Error.Code.ToString(),
+        TimeoutException => "timeout",
+        _ => exception.GetType().FullName ?? "_OTHER",
+    };
 }

@@ -9,20 +9,18 @@ using StackExchange.Redis.Profiling;
 namespace Kiln.ServiceDefaults.Redis;
 
 /// <summary>
-/// A client span and a <c>db.client.operation.duration</c> measurement per Redis command, named per
-/// the OpenTelemetry database conventions. StackExchange.Redis 3.4 has no ActivitySource or Meter of
-/// its own, but its profiler records every command's name, endpoint and timings into whichever session
-/// a callback picks on the caller's context. A session per current Activity therefore knows each
-/// command's parent; a timer turns what the sessions collected into spans (with their real start and
-/// end times) and measurements. OpenTelemetry.Instrumentation.StackExchangeRedis, which Aspire uses
-/// and which is not served here, works the same way.
+/// A client span and a <c>db.client.operation.duration</c> measurement per Redis command, per the OpenTelemetry
+/// database conventions. StackExchange.Redis has no ActivitySource or Meter, but its profiler records each command
+/// into whichever session a callback picks on the caller's context: a session per current Activity knows its commands'
+/// parent, and a timer turns what the sessions collected into spans (with their real times) and measurements.
+/// OpenTelemetry.Instrumentation.StackExchangeRedis, which Aspire uses and which is not served here, works the same way.
 /// </summary>
 /// <remarks>
-/// The profiler does not say whether a command failed, so these spans carry no error status; the
-/// failure surfaces as the caller's exception, in the caller's span. A command that completes more
-/// than one drain interval after its parent span ended is not recorded.
+/// Spans carry no error status (the profiler does not say whether a command failed; the caller's span does). A command
+/// that completes more than a drain interval after its parent ended, or in the last one before the process ends, is
+/// not recorded. Without a subscriber (the settings turn tracing or metrics off) a span or measurement is not made.
 /// </remarks>
-public sealed class RedisCommandTelemetry : IDisposable
+public static class RedisCommandTelemetry
 {
     public const string ActivitySourceName = "Kiln.Redis";
     public const string MeterName = "Kiln.Redis";
@@ -43,90 +41,52 @@ public sealed class RedisCommandTelemetry : IDisposable
             HistogramBucketBoundaries = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
         });
 
-    private readonly bool _traced;
-    private readonly bool _measured;
-    private readonly ProfilingSession _withoutParent = new();
-    private readonly ProfilingSession _untraced = new();
-    private readonly ConcurrentDictionary<Activity, ParentSession> _byParent = new();
-    private readonly Timer _drain;
+    private static readonly ProfilingSession WithoutParent = new();
+    private static readonly ConcurrentDictionary<Activity, ProfilingSession> ByParent = new();
+    private static readonly Timer Drainer = StartDrainer(); // referenced, or the timer would be collected
 
-    internal RedisCommandTelemetry(bool traced, bool measured)
-    {
-        _traced = traced;
-        _measured = measured;
-
-        // Without this the timer would capture the creator's Activity.Current and every drain would run under it.
-        using (ExecutionContext.SuppressFlow())
-        {
-            _drain = new Timer(_ => Drain(), null, DrainInterval, DrainInterval);
-        }
-    }
-
-    internal void Attach(IConnectionMultiplexer connection)
+    /// <summary>Records <paramref name="connection"/>'s commands from now on.</summary>
+    internal static void Attach(IConnectionMultiplexer connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        connection.RegisterProfiler(SessionForCaller);
+        // Runs on the caller's context as each command is created. Without a tracing listener no command needs its parent.
+        connection.RegisterProfiler(() =>
+            Source.HasListeners() && Activity.Current is { } parent ? ByParent.GetOrAdd(parent, static _ => new ProfilingSession()) : WithoutParent);
     }
 
-    public void Dispose()
+    private static Timer StartDrainer()
     {
-        _drain.Dispose();
-        Drain();
-    }
-
-    // Runs on the caller's context as each command is created.
-    private ProfilingSession SessionForCaller()
-    {
-        var parent = Activity.Current;
-        if (!_traced || parent is null)
+        // Without this the timer would capture its creator's Activity.Current, and spans without a parent would become its children.
+        using (ExecutionContext.SuppressFlow())
         {
-            return _traced ? _withoutParent : _untraced;
+            return new Timer(_ => Drain(), null, DrainInterval, DrainInterval);
         }
-
-        // An unsampled parent (a health probe's request, say) wants no child spans, but the duration still counts.
-        return parent.Recorded ? _byParent.GetOrAdd(parent, static _ => new ParentSession()).Session : _untraced;
     }
 
-    private void Drain()
+    private static void Drain()
     {
-        // Spans without a parent must become roots, not children of whatever Activity the caller of Dispose has.
-        var ambient = Activity.Current;
-        Activity.Current = null;
-        try
+        Record(WithoutParent.FinishProfiling(), parent: null);
+        foreach (var (parent, session) in ByParent)
         {
-            Record(_untraced.FinishProfiling(), parent: null, traced: false);
-            Record(_withoutParent.FinishProfiling(), parent: null, traced: true);
-            foreach (var (parent, entry) in _byParent)
+            // A command may complete just after its parent ends (fire and forget): keep the session a drain interval longer.
+            var ended = parent.IsStopped && parent.StartTimeUtc + parent.Duration < DateTime.UtcNow - DrainInterval;
+            Record(session.FinishProfiling(), parent);
+            if (ended)
             {
-                var parentEnded = parent.IsStopped;
-                Record(entry.Session.FinishProfiling(), parent, traced: true);
-
-                // A command may complete just after its parent ends (fire and forget): keep the session one more round.
-                if (parentEnded && entry.ParentSeenEnded)
-                {
-                    _byParent.TryRemove(parent, out _);
-                }
-
-                entry.ParentSeenEnded = parentEnded;
+                ByParent.TryRemove(parent, out _);
             }
         }
-        finally
-        {
-            Activity.Current = ambient;
-        }
     }
 
-    private void Record(ProfiledCommandEnumerable commands, Activity? parent, bool traced)
+    private static void Record(ProfiledCommandEnumerable commands, Activity? parent)
     {
         foreach (var command in commands)
         {
             var tags = Tags(command);
-            if (_measured)
-            {
-                OperationDuration.Record(command.ElapsedTime.TotalSeconds, tags);
-            }
+            OperationDuration.Record(command.ElapsedTime.TotalSeconds, tags);
 
-            if (traced)
+            // An unsampled parent (a health probe's request, say) wants no child spans, but the durations still count.
+            if (parent is null || parent.Recorded)
             {
                 var span = Source.StartActivity(command.Command, ActivityKind.Client, parent?.Context ?? default, tags,
                     startTime: command.CommandCreated);
@@ -144,26 +104,18 @@ public sealed class RedisCommandTelemetry : IDisposable
             { "db.operation.name", command.Command },
             { "db.namespace", command.Db.ToString(CultureInfo.InvariantCulture) },
         };
-
-        switch (command.EndPoint)
+        var (address, port) = command.EndPoint switch
         {
-            case IPEndPoint ip:
-                tags.Add("server.address", ip.Address.ToString());
-                tags.Add("server.port", ip.Port);
-                break;
-            case DnsEndPoint dns:
-                tags.Add("server.address", dns.Host);
-                tags.Add("server.port", dns.Port);
-                break;
+            IPEndPoint ip => (ip.Address.ToString(), ip.Port),
+            DnsEndPoint dns => (dns.Host, dns.Port),
+            _ => (null, 0),
+        };
+        if (address is not null)
+        {
+            tags.Add("server.address", address);
+            tags.Add("server.port", port);
         }
 
         return tags;
-    }
-
-    private sealed class ParentSession
-    {
-        public ProfilingSession Session { get; } = new();
-
-        public bool ParentSeenEnded { get; set; }
     }
 }

@@ -15,7 +15,8 @@ if (args.Length < 3)
     return 2;
 }
 
-Console.WriteLine(KafkaNativeLibrary.Load());
+var library = KafkaNativeLibrary.Load();
+Console.WriteLine($"librdkafka {library.Version} ({library.Path})");
 var (mode, bootstrap, topic) = (args[0], args[1], args[2]);
 var options = args.Skip(3).ToList();
 int Option(string name, int fallback) =>

@@ -11,8 +11,8 @@ internal static class DevBroker
     public static void Run(BrokerOptions options, WaitHandle stopRequested)
     {
         var started = Stopwatch.StartNew();
-        var library = KafkaNativeLibrary.ResolveFor(typeof(DevBroker).Assembly);
-        Console.Out.WriteLine(library.ToString());
+        var library = KafkaNativeLibrary.Load(typeof(DevBroker).Assembly);
+        Console.Out.WriteLine($"librdkafka {library.Version} ({library.Path})");
         using var cluster = MockCluster.Start(options.Brokers);
         foreach (var topic in options.Topics)
         {
