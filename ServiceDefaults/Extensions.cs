@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
+using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
@@ -63,6 +64,14 @@ public static class ServiceDefaultsExtensions
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
             builder.Services.AddOpenTelemetry().UseOtlpExporter();
+            // The exporter's own HttpClient (setting any factory turns off its IHttpClientFactory integration): the
+            // factory's client has the resilience handler, whose pipeline the container disposes before the final
+            // log flush, which then retried ObjectDisposedException for 5 s. The exporter retries on its own.
+            builder.Services.Configure<OtlpExporterOptions>(otlp =>
+            {
+                var ownClient = otlp.HttpClientFactory;
+                otlp.HttpClientFactory = () => ownClient();
+            });
         }
 
         return builder;

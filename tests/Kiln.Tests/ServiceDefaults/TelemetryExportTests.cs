@@ -82,6 +82,33 @@ public sealed class TelemetryExportTests : IAsyncLifetime
         await app.StopAsync();
     }
 
+    [Fact]
+    public async Task A_service_stops_promptly_and_its_last_log_record_still_arrives()
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] = _receiver.Urls.Single();
+        builder.Configuration["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+        builder.Configuration["OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY"] = "in_memory";
+        builder.AddServiceDefaults();
+        var app = builder.Build();
+        await app.StartAsync();
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Probe");
+
+        // A first export makes the exporter create its HttpClient while the service runs, as the AppHost's
+        // one-second batch delay does; the final flush at disposal then goes through that same client.
+        log.LogWarning("first words");
+        Assert.True(app.Services.GetRequiredService<LoggerProvider>().ForceFlush(5_000), "the first log record is exported");
+        log.LogWarning("last words");
+
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        await app.DisposeAsync();
+
+        // Disposal once waited out the provider's 5 s shutdown timeout retrying into a disposed pipeline.
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(2), $"stopped in {stopping.Elapsed}");
+        Assert.True(Contains("/v1/logs", "last words"), "the record logged just before shutdown is exported");
+    }
+
     /// <summary>Collects and exports every signal synchronously; true when all three exports succeeded.</summary>
     private static bool Flush(IServiceProvider services) =>
         services.GetRequiredService<TracerProvider>().ForceFlush(5_000)
