@@ -26,8 +26,8 @@ internal sealed class ResourceNotificationService
 
     /// <summary>Returns once <paramref name="resourceName"/> is in <paramref name="targetState"/>.</summary>
     public Task WaitForResourceAsync(string resourceName, ResourceState targetState, CancellationToken cancellationToken = default) =>
-        WaitAsync(resourceName, $"reach {targetState}", async (resource, _) =>
-            resource.State == targetState ? null : $"it is {resource.State}", cancellationToken);
+        WaitAsync(resourceName, $"reach {targetState}", (resource, _) =>
+            Task.FromResult(resource.State == targetState ? null : $"it is {resource.State}"), cancellationToken);
 
     /// <summary>
     /// Returns once <paramref name="resourceName"/> is running and healthy now (a project: every replica's

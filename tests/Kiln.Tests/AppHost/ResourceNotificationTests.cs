@@ -40,6 +40,19 @@ public sealed class ResourceNotificationTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_wait_for_a_state_returns_when_the_resource_reaches_it()
+    {
+        var app = await StartAsync(new ScriptedResource("probe", [], health: () => null));
+        await app.ResourceNotifications.WaitForResourceAsync("probe", ResourceState.Running).WaitAsync(TimeSpan.FromSeconds(10));
+
+        var exited = app.ResourceNotifications.WaitForResourceAsync("probe", ResourceState.Exited);
+        Assert.False(exited.IsCompleted);
+        await app.StopResourceAsync("probe");
+
+        await exited.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task A_resource_that_fails_to_start_is_reported_with_its_output()
     {
         var failing = new ScriptedResource("broken", ["config: port 0 refused"], health: () => null, failWith: "broken exited with code 3");
