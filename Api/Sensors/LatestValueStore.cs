@@ -1,4 +1,5 @@
 using Kiln.Shared;
+using Kiln.Shared.Readings;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -36,7 +37,7 @@ internal sealed class LatestValueStore(IConnectionMultiplexer cache, NpgsqlDataS
             var fields = await cache.GetDatabase().HashGetAsync(Topology.Cache.LatestKey(sensorId), Fields).WaitAsync(cancellationToken);
             if (fields is [{ IsNull: false } ts, { IsNull: false } value])
             {
-                return new LatestReading(sensorId, DateTimeOffset.UnixEpoch.AddTicks((long)ts * 10), (double)value);
+                return new LatestReading(sensorId, UnixMicroseconds.ToTimestamp((long)ts), (double)value);
             }
         }
         catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException or RedisServerException)

@@ -17,8 +17,8 @@ public static class ReadingEncoding
     public const byte Format = 1;
     public const int Length = 17;
 
-    private static readonly long MinMicroseconds = UnixMicroseconds(DateTimeOffset.MinValue);
-    private static readonly long MaxMicroseconds = UnixMicroseconds(DateTimeOffset.MaxValue);
+    private static readonly long MinMicroseconds = UnixMicroseconds.From(DateTimeOffset.MinValue);
+    private static readonly long MaxMicroseconds = UnixMicroseconds.From(DateTimeOffset.MaxValue);
 
     public static byte[] Encode(ReadingMessage reading)
     {
@@ -26,7 +26,7 @@ public static class ReadingEncoding
 
         var value = new byte[Length];
         value[0] = Format;
-        BinaryPrimitives.WriteInt64BigEndian(value.AsSpan(1), UnixMicroseconds(reading.Timestamp));
+        BinaryPrimitives.WriteInt64BigEndian(value.AsSpan(1), UnixMicroseconds.From(reading.Timestamp));
         BinaryPrimitives.WriteDoubleBigEndian(value.AsSpan(9), reading.Value);
         return value;
     }
@@ -48,10 +48,6 @@ public static class ReadingEncoding
             return (null, $"timestamp {microseconds} µs after 1970 is out of range");
         }
 
-        var timestamp = DateTimeOffset.UnixEpoch.AddTicks(microseconds * TimeSpan.TicksPerMicrosecond);
-        return (new ReadingMessage(sensorId, timestamp, BinaryPrimitives.ReadDoubleBigEndian(value[9..])), null);
+        return (new ReadingMessage(sensorId, UnixMicroseconds.ToTimestamp(microseconds), BinaryPrimitives.ReadDoubleBigEndian(value[9..])), null);
     }
-
-    private static long UnixMicroseconds(DateTimeOffset timestamp) =>
-        (timestamp.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond;
 }

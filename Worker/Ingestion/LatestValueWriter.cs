@@ -36,12 +36,10 @@ internal sealed class LatestValueWriter(IConnectionMultiplexer cache)
         await Task.WhenAll(newest.Select(reading => database.ScriptEvaluateAsync(NewerWins, new
         {
             key = (RedisKey)Topology.Cache.LatestKey(reading.SensorId),
-            ts = UnixMicroseconds(reading.Timestamp),
+            ts = UnixMicroseconds.From(reading.Timestamp),
             value = reading.Value.ToString("R", CultureInfo.InvariantCulture),
             channel = Topology.Cache.LiveChannel,
             message = JsonSerializer.Serialize(reading, ReadingMessageJsonContext.Default.ReadingMessage),
         }))).WaitAsync(cancellationToken);
     }
-
-    public static long UnixMicroseconds(DateTimeOffset timestamp) => (timestamp.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
 }

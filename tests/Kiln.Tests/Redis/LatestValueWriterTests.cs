@@ -25,7 +25,7 @@ public class LatestValueWriterTests(RedisServerFixture redis) : IClassFixture<Re
         await writer.WriteAsync([new(sensor, T0.AddSeconds(20), 20.25), new(sensor, T0.AddSeconds(15), 15.0)], CancellationToken.None);
 
         var latest = await cache.GetDatabase().HashGetAsync(Topology.Cache.LatestKey(sensor), ["ts", "value"]);
-        Assert.Equal(LatestValueWriter.UnixMicroseconds(T0.AddSeconds(20)), (long)latest[0]);
+        Assert.Equal(UnixMicroseconds.From(T0.AddSeconds(20)), (long)latest[0]);
         Assert.Equal("20.25", (string?)latest[1]);
     }
 
