@@ -44,17 +44,12 @@ public sealed class TelemetryExportTests : IAsyncLifetime
     [Fact]
     public async Task Traces_metrics_and_logs_reach_the_otlp_endpoint_and_health_probes_are_left_out()
     {
-        var builder = WebApplication.CreateBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] = _receiver.Urls.Single();
-        builder.Configuration["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
-        builder.Configuration["OTEL_EXPORTER_OTLP_HEADERS"] = $"x-otlp-api-key={ApiKey}";
-        builder.Configuration["OTEL_SERVICE_NAME"] = "otel-probe-service";
-        builder.Configuration["OTEL_BSP_SCHEDULE_DELAY"] = "100";
-        builder.Configuration["OTEL_BLRP_SCHEDULE_DELAY"] = "100";
-        builder.Configuration["OTEL_METRIC_EXPORT_INTERVAL"] = "200";
-        builder.AddServiceDefaults();
-        await using var app = builder.Build();
+        await using var app = ServiceExportingHere(
+            ("OTEL_EXPORTER_OTLP_HEADERS", $"x-otlp-api-key={ApiKey}"),
+            ("OTEL_SERVICE_NAME", "otel-probe-service"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "100"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "200"));
         app.MapDefaultEndpoints();
         app.MapGet("/ping/{id}", (string id, ILoggerFactory logs) =>
         {
@@ -85,13 +80,7 @@ public sealed class TelemetryExportTests : IAsyncLifetime
     [Fact]
     public async Task A_service_stops_promptly_and_its_last_log_record_still_arrives()
     {
-        var builder = WebApplication.CreateBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] = _receiver.Urls.Single();
-        builder.Configuration["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
-        builder.Configuration["OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY"] = "in_memory";
-        builder.AddServiceDefaults();
-        var app = builder.Build();
+        var app = ServiceExportingHere(("OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY", "in_memory"));
         await app.StartAsync();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Probe");
 
@@ -107,6 +96,22 @@ public sealed class TelemetryExportTests : IAsyncLifetime
         // Disposal once waited out the provider's 5 s shutdown timeout retrying into a disposed pipeline.
         Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(2), $"stopped in {stopping.Elapsed}");
         Assert.True(Contains("/v1/logs", "last words"), "the record logged just before shutdown is exported");
+    }
+
+    /// <summary>A service with ServiceDefaults, told by the OTEL variables to export to this test's receiver over OTLP/HTTP.</summary>
+    private WebApplication ServiceExportingHere(params (string Name, string Value)[] settings)
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] = _receiver.Urls.Single();
+        builder.Configuration["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+        foreach (var (name, value) in settings)
+        {
+            builder.Configuration[name] = value;
+        }
+
+        builder.AddServiceDefaults();
+        return builder.Build();
     }
 
     /// <summary>Collects and exports every signal synchronously; true when all three exports succeeded.</summary>
