@@ -35,8 +35,6 @@ internal sealed class DistributedApplicationTestingBuilder
     /// <summary>Where this application keeps its data, secrets, endpoints.json and processes.json.</summary>
     public string StateDirectory { get; }
 
-    public IReadOnlyList<Resource> Resources => _application.Resources;
-
     public static Task<DistributedApplicationTestingBuilder> CreateAsync(CancellationToken cancellationToken = default) =>
         CreateAsync([], cancellationToken);
 

@@ -1,5 +1,6 @@
 using System.Net;
 using Kiln.AppHost.Resources;
+using Kiln.AppHost.Testing;
 using Xunit.Abstractions;
 
 namespace Kiln.Tests.Distributed;
@@ -71,8 +72,8 @@ public sealed class OutageTests(PlatformFixture platform, ITestOutputHelper outp
         }
 
         await Eventually.TrueAsync(async () => (await api.ReadAllAsync(sensor)).Count == 101, Recovery, "every accepted reading to be stored");
-        var cache = platform.App.Resource<RedisResource>("cache");
-        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cache.ConnectionString);
+        var cache = await platform.App.GetConnectionStringAsync("cache") ?? throw new InvalidOperationException("cache has no connection string");
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cache);
         await Eventually.TrueAsync(async () => await redis.GetDatabase().HashGetAsync($"kiln:latest:{sensor}", "value") == "99",
             Recovery, "the newest value to reach the cache");
         Assert.Equal(99, (await api.GetAsync($"/api/v1/sensors/{sensor}/latest")).GetProperty("value").GetDouble());
