@@ -38,6 +38,10 @@ internal static class ApiExtensions
         builder.Services.AddSingleton(IngestOptions.From(builder.Configuration));
         builder.Services.AddSingleton<SensorStore>();
         builder.Services.AddSingleton<SensorCatalog>();
+        builder.Services.AddSingleton<IngestAdmission>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<IngestAdmission>());
+        builder.Services.AddHealthChecks().AddCheck<IngestAdmission>("ingest-backlog", tags: [Kiln.ServiceDefaults.HealthEndpoints.ReadyTag]);
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(IngestAdmission.MeterName));
         builder.Services.AddSingleton<ReadingPublisher>();
         builder.Services.AddSingleton<ReadingStore>();
         builder.Services.AddSingleton<LatestValueStore>();

@@ -14,6 +14,9 @@ internal sealed record IngestOptions
     /// <summary>How long a request waits for Kafka's acknowledgement before answering 503.</summary>
     public TimeSpan DeliveryTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How much the broker may hold for the Worker before ingest is refused.</summary>
+    public BacklogOptions Backlog { get; init; } = new();
+
     public static IngestOptions From(IConfiguration configuration) =>
         configuration.GetSection("Kiln:Ingest").Get<IngestOptions>() ?? new IngestOptions();
 }

@@ -10,8 +10,12 @@ namespace Kiln.Api.Readings;
 /// in order on one partition), and returns only once the broker has acknowledged every one of them
 /// (acks=all, idempotent producer) or the delivery timeout has passed.
 /// </summary>
-internal sealed class ReadingPublisher(IProducer<string, byte[]> producer, IngestOptions options)
+internal sealed class ReadingPublisher(IProducer<string, byte[]> producer, IngestOptions options, IngestAdmission admission)
 {
+    /// <summary>A record's own fields (length, attributes, deltas, counts) at their widest, and a record batch's header.</summary>
+    private const int RecordOverheadBytes = 20;
+    private const int BatchHeaderBytes = 61;
+
     public async Task<bool> PublishAsync(IReadOnlyList<ReadingMessage> readings, CancellationToken cancellationToken)
     {
         if (readings.Count == 0)
@@ -22,6 +26,8 @@ internal sealed class ReadingPublisher(IProducer<string, byte[]> producer, Inges
         // One send span for the batch; every message carries its context.
         var traceHeaders = new Headers();
         using var send = KafkaTracing.StartSend(producer, Topology.Topics.Readings, readings.Count, traceHeaders);
+        var headerBytes = traceHeaders.Sum(h => h.Key.Length + h.GetValueBytes().Length + 2);
+        admission.Produced(BatchHeaderBytes + RecordOverheadBytes + readings.Max(r => r.SensorId.Length) + ReadingEncoding.Length + headerBytes);
         var deliveries = new Task<DeliveryResult<string, byte[]>>[readings.Count];
         for (var i = 0; i < readings.Count; i++)
         {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Claims;
 using Kiln.Api.Security;
 using Kiln.Api.Sensors;
@@ -20,8 +21,8 @@ internal static class ReadingsApi
 
     /// <summary>202 means every accepted reading is durably in Kafka; 503 means retry (re-sending is safe).</summary>
     private static async Task<Results<Accepted<IngestResult>, ProblemHttpResult>> PostReadings(
-        ReadingBatch batch, ClaimsPrincipal user, SensorCatalog catalog, ReadingPublisher publisher, IngestOptions options,
-        TimeProvider clock, HttpContext http, CancellationToken cancellationToken)
+        ReadingBatch batch, ClaimsPrincipal user, SensorCatalog catalog, IngestAdmission admission, ReadingPublisher publisher,
+        IngestOptions options, TimeProvider clock, HttpContext http, CancellationToken cancellationToken)
     {
         if (batch.Readings is not { Count: > 0 } items)
         {
@@ -37,6 +38,13 @@ internal static class ReadingsApi
         var ids = items.Select(i => i?.SensorId).OfType<string>().Where(id => SensorId.Validate(id) is null).Distinct().ToList();
         var sites = await catalog.SitesOfAsync(ids, cancellationToken);
         var (accepted, rejected) = ReadingValidator.Validate(items, sites, user.FindFirstValue(ApiKeyScopes.SiteClaim), clock.GetUtcNow(), options);
+
+        if (accepted.Count > 0 && admission.TryAdmit(accepted.Count) is { } refusal)
+        {
+            http.Response.Headers.RetryAfter = ((int)refusal.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            return TypedResults.Problem(title: "Kiln cannot take more readings right now.", detail: refusal.Reason,
+                statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
 
         if (!await publisher.PublishAsync(accepted, cancellationToken))
         {

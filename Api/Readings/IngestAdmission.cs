@@ -1,0 +1,179 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using Confluent.Kafka;
+using Kiln.Shared;
+using Kiln.Shared.Readings;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Kiln.Api.Readings;
+
+/// <summary>
+/// Admits ingest only while the broker can keep what it is given until the Worker stores it. The broker
+/// keeps a bounded amount per partition (the development broker 5 MiB, a real cluster its retention budget)
+/// and drops the oldest data past it, stored or not; so every replica watches the Worker group's lag on
+/// every partition (committed offsets against high watermarks) and refuses while the fullest partition's
+/// lag is past <see cref="BacklogOptions.StopAt"/> of what that partition holds, until it is back under
+/// <see cref="BacklogOptions.ResumeAt"/>. Every replica reads the same offsets, so they decide alike; the
+/// gap between the stop level and the whole partition covers what all replicas admit between two reads.
+/// </summary>
+internal sealed class IngestAdmission(IProducer<string, byte[]> producer, IngestOptions options, ILogger<IngestAdmission> logger)
+    : BackgroundService, IHealthCheck
+{
+    public const string MeterName = "Kiln.Api";
+
+    private static readonly Meter Meter = new(MeterName);
+    private static readonly Counter<long> Refused = Meter.CreateCounter<long>("kiln.ingest.refused", "{reading}",
+        "Readings refused with 503 because the broker could not keep them until the Worker stores them.");
+
+    private readonly BacklogOptions _backlog = options.Backlog;
+    private volatile Decision _decision = new(false, null, "has not read the Worker group's backlog yet", null);
+    private long _recordBytes = BacklogOptions.InitialRecordBytes;
+    private string? _lastFailure;
+
+    /// <summary>What one reading costs the broker at most, from the records this replica produces.</summary>
+    public long RecordBytes => Interlocked.Read(ref _recordBytes);
+
+    /// <summary>How many readings one partition can keep, counting each at its uncompressed size in a batch of its own.</summary>
+    public long PartitionCapacity => _backlog.PartitionBytes / RecordBytes;
+
+    /// <summary>Null when this many readings may be produced; else why not and when to retry.</summary>
+    public Refusal? TryAdmit(int readings)
+    {
+        var decision = _decision;
+        if (decision.Admit && decision.ReadAt is { } readAt && DateTimeOffset.UtcNow - readAt <= _backlog.MaxStaleness)
+        {
+            return null;
+        }
+
+        Refused.Add(readings);
+        var reason = decision.Admit
+            ? $"The Worker's progress has not been readable for {_backlog.MaxStaleness.TotalSeconds:0} s ({_lastFailure ?? "no answer from the broker"}), so Kiln cannot tell whether the broker has room."
+            : decision.Reason;
+        return new Refusal(reason + " Nothing in this request was acknowledged; send it again after the delay.", decision.RetryAfter ?? TimeSpan.FromSeconds(2));
+    }
+
+    /// <summary>Learns the size of the records actually produced, so the capacity follows the real message shape.</summary>
+    public void Produced(long recordBytes)
+    {
+        var current = Interlocked.Read(ref _recordBytes);
+        if (recordBytes > current)
+        {
+            Interlocked.CompareExchange(ref _recordBytes, recordBytes, current);
+        }
+    }
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var decision = _decision;
+        return Task.FromResult(decision switch
+        {
+            { ReadAt: null } => HealthCheckResult.Unhealthy($"ingest: {decision.Reason}"),
+            { Admit: false } => HealthCheckResult.Degraded($"ingest refused: {decision.Reason}"),
+            _ => HealthCheckResult.Healthy($"ingest admitted: {decision.Reason}"),
+        });
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Shares the producer's connections to the broker; nothing else to configure or dispose separately.
+        using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
+        using var timer = new PeriodicTimer(_backlog.ReadInterval);
+        ReadingBacklog? previous = null;
+        do
+        {
+            try
+            {
+                var backlog = await ReadingBacklog.ReadAsync(admin, Topology.Topics.Readings, Topology.WorkerConsumerGroup, _backlog.ReadTimeout);
+                _decision = Decide(backlog, previous, _decision);
+                previous = backlog;
+                if (_lastFailure is not null)
+                {
+                    logger.LogInformation("The Worker group's backlog is readable again: {State}", _decision.Reason);
+                    _lastFailure = null;
+                }
+            }
+            catch (Exception ex) when (ex is KafkaException or TimeoutException or InvalidOperationException && !stoppingToken.IsCancellationRequested)
+            {
+                if (_lastFailure is null)
+                {
+                    logger.LogWarning("Cannot read the Worker group's backlog on {Topic}: {Reason}. Ingest is refused after {Staleness} s without a reading.",
+                        Topology.Topics.Readings, ex.Message, _backlog.MaxStaleness.TotalSeconds);
+                }
+
+                _lastFailure = ex.Message;
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    private Decision Decide(ReadingBacklog backlog, ReadingBacklog? previous, Decision before)
+    {
+        var capacity = PartitionCapacity;
+        var fullest = backlog.Fullest;
+        var fill = (double)fullest.Lag / capacity;
+        var admit = before.Admit || before.ReadAt is null ? fill < _backlog.StopAt : fill < _backlog.ResumeAt;
+        var state = string.Create(CultureInfo.InvariantCulture,
+            $"the Worker is {fullest.Lag:N0} readings behind on {Topology.Topics.Readings} partition {fullest.Partition}, {fill:P0} of the {capacity:N0} it can keep");
+        if (admit)
+        {
+            if (!before.Admit && before.ReadAt is not null)
+            {
+                logger.LogInformation("Ingest admitted again: {State}", state);
+            }
+
+            return new Decision(true, backlog.ReadAt, state, null);
+        }
+
+        // How long until the fullest partition is back under the resume level, at the rate the Worker stored since the last read.
+        var storedPerSecond = previous is null ? 0 : StoredPerSecond(previous, backlog, fullest.Partition);
+        var excess = fullest.Lag - (long)(_backlog.ResumeAt * capacity);
+        var retryAfter = TimeSpan.FromSeconds(Math.Clamp(storedPerSecond > 0 ? Math.Ceiling(excess / storedPerSecond) : 5, 1, 30));
+        if (before.Admit)
+        {
+            logger.LogWarning("Ingest refused until the Worker catches up: {State}", state);
+        }
+
+        return new Decision(false, backlog.ReadAt, $"Kiln is storing readings more slowly than they arrive: {state}.", retryAfter);
+    }
+
+    private static double StoredPerSecond(ReadingBacklog previous, ReadingBacklog current, int partition)
+    {
+        var seconds = (current.ReadAt - previous.ReadAt).TotalSeconds;
+        var before = previous.Partitions.FirstOrDefault(p => p.Partition == partition);
+        var now = current.Partitions.First(p => p.Partition == partition);
+        return before is null || seconds <= 0 ? 0 : Math.Max(0, now.Committed - before.Committed) / seconds;
+    }
+
+    public sealed record Refusal(string Reason, TimeSpan RetryAfter);
+
+    private sealed record Decision(bool Admit, DateTimeOffset? ReadAt, string Reason, TimeSpan? RetryAfter);
+}
+
+/// <summary>How much backlog the broker may hold (section <c>Kiln:Ingest:Backlog</c>).</summary>
+internal sealed record BacklogOptions
+{
+    /// <summary>
+    /// A Kafka record of one reading before compression: key, 17-byte value, the trace context header and
+    /// the record's own fields. Raised by what is actually produced, never lowered.
+    /// </summary>
+    public const long InitialRecordBytes = 128;
+
+    /// <summary>
+    /// Bytes one partition keeps before it drops its oldest data: the development broker keeps 5 MiB
+    /// (fixed in librdkafka's mock); for a real cluster, the topic's <c>retention.bytes</c>.
+    /// </summary>
+    public long PartitionBytes { get; init; } = 5 * 1024 * 1024;
+
+    /// <summary>Ingest stops when the fullest partition's backlog reaches this share of what it keeps…</summary>
+    public double StopAt { get; init; } = 0.7;
+
+    /// <summary>…and resumes once it is back under this share.</summary>
+    public double ResumeAt { get; init; } = 0.5;
+
+    public TimeSpan ReadInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Without a reading this recent, the room cannot be known and ingest is refused.</summary>
+    public TimeSpan MaxStaleness { get; init; } = TimeSpan.FromSeconds(5);
+}
