@@ -18,6 +18,12 @@ internal static class WorkerExtensions
             consumer =>
             {
                 consumer.Config.GroupId = Topology.WorkerConsumerGroup;
+                // A position the broker no longer holds is an error the Worker reports and counts (ReadingLoss),
+                // never a quiet jump to the earliest or latest offset.
+                consumer.Config.AutoOffsetReset = Confluent.Kafka.AutoOffsetReset.Error;
+                // Incremental rebalancing: a replica joining or leaving moves only the partitions that change hands,
+                // the others keep consuming; and one partition can be assigned again at a chosen offset on its own.
+                consumer.Config.PartitionAssignmentStrategy = Confluent.Kafka.PartitionAssignmentStrategy.CooperativeSticky;
                 // A fetch that finds nothing waits this long on the broker before answering; newly
                 // produced readings then wait for the next fetch, so keep it short (default 500 ms).
                 consumer.Config.FetchWaitMaxMs = 50;
@@ -36,6 +42,11 @@ internal static class WorkerExtensions
         builder.Services.AddSingleton<ReadingBatchWriter>();
         builder.Services.AddSingleton<LatestValueWriter>();
         builder.Services.AddSingleton<DeadLetterWriter>();
+        builder.Services.AddSingleton<ReadingLoss>();
+        builder.Services.AddSingleton<BrokerLogWatch>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<BrokerLogWatch>());
+        builder.Services.AddHealthChecks().AddCheck<ReadingLoss>("readings-lost");
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(ReadingLoss.MeterName));
         builder.Services.AddHostedService<ReadingConsumer>();
         builder.Services.AddHealthChecks().AddCheck<PartitionAssignment>("kafka-assignment", tags: [HealthEndpoints.ReadyTag]);
     }

@@ -14,30 +14,39 @@ internal sealed class PartitionAssignment : IHealthCheck
     private List<TopicPartition> _partitions = [];
     private bool _joined;
 
+    /// <summary>The partitions this replica holds now.</summary>
+    public IReadOnlyList<TopicPartition> Held
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _partitions;
+            }
+        }
+    }
+
     public void Attach<TKey, TValue>(ConsumerBuilder<TKey, TValue> consumer)
     {
         consumer.SetPartitionsAssignedHandler((_, assigned) =>
         {
             lock (_gate)
             {
-                _partitions = [.. assigned];
+                _partitions = [.. _partitions.Union(assigned)];
                 _joined = true;
             }
         });
-        consumer.SetPartitionsRevokedHandler((_, _) =>
+        // The cooperative protocol hands out and takes back partitions a few at a time.
+        consumer.SetPartitionsRevokedHandler((_, revoked) => Remove(revoked.Select(p => p.TopicPartition)));
+        consumer.SetPartitionsLostHandler((_, lost) => Remove(lost.Select(p => p.TopicPartition)));
+    }
+
+    private void Remove(IEnumerable<TopicPartition> partitions)
+    {
+        lock (_gate)
         {
-            lock (_gate)
-            {
-                _partitions = [];
-            }
-        });
-        consumer.SetPartitionsLostHandler((_, _) =>
-        {
-            lock (_gate)
-            {
-                _partitions = [];
-            }
-        });
+            _partitions = [.. _partitions.Except(partitions)];
+        }
     }
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)

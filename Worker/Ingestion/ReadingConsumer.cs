@@ -19,6 +19,8 @@ internal sealed class ReadingConsumer(
     ReadingBatchWriter database,
     LatestValueWriter cache,
     DeadLetterWriter deadLetters,
+    BrokerLogWatch logWatch,
+    ReadingLoss loss,
     IngestionOptions options,
     ILogger<ReadingConsumer> logger) : BackgroundService
 {
@@ -38,6 +40,11 @@ internal sealed class ReadingConsumer(
             await RetryAsync("apply schema migrations", () => migrator.MigrateAsync(stoppingToken), stoppingToken);
             while (!stoppingToken.IsCancellationRequested)
             {
+                if (logWatch.TakeReplacedLog())
+                {
+                    RewindHeldPartitions();
+                }
+
                 var batch = NextBatch(stoppingToken);
                 if (batch.Count > 0)
                 {
@@ -59,7 +66,7 @@ internal sealed class ReadingConsumer(
     private List<ConsumeResult<string, byte[]>> NextBatch(CancellationToken stoppingToken)
     {
         var batch = new List<ConsumeResult<string, byte[]>>();
-        var first = consumer.Consume(TimeSpan.FromMilliseconds(250));
+        var first = Consume(TimeSpan.FromMilliseconds(250));
         if (first is null)
         {
             return batch;
@@ -70,7 +77,7 @@ internal sealed class ReadingConsumer(
         while (batch.Count < options.MaxBatchSize && !stoppingToken.IsCancellationRequested)
         {
             var remaining = options.BatchWindow - window.Elapsed;
-            var next = consumer.Consume(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
+            var next = Consume(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
             if (next is null)
             {
                 break;
@@ -80,6 +87,66 @@ internal sealed class ReadingConsumer(
         }
 
         return batch;
+    }
+
+    /// <summary>
+    /// The next message, or null when none came in time or a partition's position had to be moved (the
+    /// batch so far is then processed first). The consumer runs with <c>auto.offset.reset=error</c>, so a
+    /// position the broker no longer holds stops its partition here instead of being skipped quietly.
+    /// </summary>
+    private ConsumeResult<string, byte[]>? Consume(TimeSpan timeout)
+    {
+        try
+        {
+            return consumer.Consume(timeout);
+        }
+        catch (ConsumeException ex) when (ex.Error.Code == ErrorCode.Local_AutoOffsetReset)
+        {
+            Reposition(ex.ConsumerRecord.TopicPartition, ex.ConsumerRecord.Offset, ex.Error.Reason);
+            return null;
+        }
+    }
+
+    /// <summary>Moves a partition whose position the broker does not hold to where its data now starts, saying what that cost.</summary>
+    private void Reposition(TopicPartition partition, Offset position, string reason)
+    {
+        var watermarks = consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(5));
+        var start = watermarks.Low.Value;
+        if (position.IsSpecial)
+        {
+            // The group has never committed on this partition: a new group, not a loss. Start at the beginning.
+            logger.LogDebug("No committed offset on {Partition}; starting at its first offset {Start}", partition, start);
+        }
+        else if (position.Value < start)
+        {
+            loss.Dropped(partition.Topic, partition.Partition.Value, position.Value, start);
+        }
+        else if (position.Value > watermarks.High.Value)
+        {
+            loss.Replaced(partition.Topic, partition.Partition.Value, position.Value, 0,
+                $"the position is past its end offset {watermarks.High.Value:N0}: {reason}");
+        }
+        else
+        {
+            // The broker refused a position it holds after all (it moved meanwhile): read on from there.
+            start = position.Value;
+        }
+
+        // The error stopped the partition's fetcher, which a seek cannot restart; assigning it again at the offset does.
+        if (consumer.Assignment.Contains(partition))
+        {
+            consumer.IncrementalUnassign([partition]);
+            consumer.IncrementalAssign([new TopicPartitionOffset(partition, start)]);
+        }
+    }
+
+    /// <summary>After the broker's log was replaced, reads every held partition again from its beginning (storing is idempotent).</summary>
+    private void RewindHeldPartitions()
+    {
+        foreach (var partition in consumer.Assignment)
+        {
+            consumer.Seek(new TopicPartitionOffset(partition, Offset.Beginning));
+        }
     }
 
     /// <summary>Everything done with a batch, from decoding to the cache, inside one process span.</summary>
