@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using Kiln.AppHost.Model;
+using Kiln.AppHost.Resources;
+using Xunit.Abstractions;
+
+namespace Kiln.Tests.Distributed;
+
+/// <summary>
+/// A 202 means stored, eventually, always (issue 6): twelve devices post batches of 500 as fast as the
+/// Api takes them for 20 s while a fault strikes, and afterwards PostgreSQL holds every acknowledged
+/// batch whole. The Api may refuse with 503 and Retry-After while the broker could not keep more for the
+/// Worker; it must not refuse everything. These tests load the machine, so they have a platform of their own.
+/// </summary>
+[Collection(PlatformTestGroup.Name)]
+public sealed class IngestUnderFaultTests(IngestUnderFaultTests.LoadPlatform platform, ITestOutputHelper output)
+    : IClassFixture<IngestUnderFaultTests.LoadPlatform>, IDisposable
+{
+    private static readonly TimeSpan Run = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan FaultAfter = TimeSpan.FromSeconds(6);
+    private static readonly TimeSpan DrainDeadline = TimeSpan.FromMinutes(3);
+
+    /// <summary>A floor that no "refuse everything" answer reaches, and that a loaded 2-core machine clears many times over.</summary>
+    private const long MinimumAcknowledged = 100_000;
+
+    [Fact]
+    public Task Without_a_fault_every_acknowledged_reading_is_stored() => RunAsync("loadnofault", fault: null);
+
+    [Fact]
+    public Task A_worker_replica_killed_under_load_loses_nothing_acknowledged() => RunAsync("loadkill", async () =>
+    {
+        await Task.Delay(FaultAfter);
+        var replica = platform.App.Resource<ProjectResource>("worker").RunningReplicas[0];
+        using var process = Process.GetProcessById(replica.Pid ?? throw new InvalidOperationException("worker-0 has no process"));
+        process.Kill(); // SIGKILL: no graceful leave, no final commit
+        output.WriteLine($"SIGKILLed {replica.DisplayName} at {FaultAfter.TotalSeconds:0} s");
+    });
+
+    [Fact]
+    public Task PostgreSQL_stopped_for_10_s_under_load_loses_nothing_acknowledged() => RunAsync("loadpgstop", async () =>
+    {
+        await Task.Delay(FaultAfter);
+        await platform.App.StopResourceAsync("pg");
+        output.WriteLine($"stopped pg at {FaultAfter.TotalSeconds:0} s");
+        await Task.Delay(TimeSpan.FromSeconds(10)); // the outage itself, as long as the issue asks
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await platform.App.StartResourceAsync("pg", deadline.Token);
+        output.WriteLine("pg running again");
+    });
+
+    private async Task RunAsync(string run, Func<Task>? fault)
+    {
+        var load = new IngestLoad(platform.App, platform.Api, run);
+        await load.CreateSensorsAsync();
+
+        var elapsed = await load.RunAsync(Run, fault);
+        var drain = Stopwatch.StartNew();
+        var stored = await load.AwaitStoredAsync(DrainDeadline);
+
+        output.WriteLine($"{run}: {load.Acknowledged:N0} readings acknowledged in {elapsed.TotalSeconds:0.0} s " +
+            $"({load.Acknowledged / elapsed.TotalSeconds:N0}/s), {load.Refused:N0} refused in {load.RefusedRequests:N0} requests, " +
+            $"{stored:N0} stored; all stored {drain.Elapsed.TotalSeconds:0.0} s after the load ended");
+        foreach (var reason in load.RefusalReasons)
+        {
+            output.WriteLine($"refused: {reason}");
+        }
+
+        Assert.Equal(load.Acknowledged, stored);
+        Assert.True(load.Acknowledged >= MinimumAcknowledged, $"only {load.Acknowledged:N0} readings were acknowledged: ingest was refused instead of carried");
+    }
+
+    public void Dispose() => platform.App.WriteLogs(output);
+
+    /// <summary>A platform of these tests' own: the load and the faults must not disturb the shared one.</summary>
+    public sealed class LoadPlatform : IAsyncLifetime
+    {
+        private readonly PlatformFixture _platform = new();
+
+        internal DistributedApplication App => _platform.App;
+
+        internal ApiDriver Api => _platform.Api;
+
+        public Task InitializeAsync() => _platform.InitializeAsync();
+
+        public Task DisposeAsync() => _platform.DisposeAsync();
+    }
+}
