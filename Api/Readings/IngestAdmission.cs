@@ -13,8 +13,9 @@ namespace Kiln.Api.Readings;
 /// and drops the oldest data past it, stored or not; so every replica watches the Worker group's lag on
 /// every partition (committed offsets against high watermarks) and refuses while the fullest partition's
 /// lag is past <see cref="BacklogOptions.StopAt"/> of what that partition holds, until it is back under
-/// <see cref="BacklogOptions.ResumeAt"/>. Every replica reads the same offsets, so they decide alike; the
-/// gap between the stop level and the whole partition covers what all replicas admit between two reads.
+/// <see cref="BacklogOptions.ResumeAt"/>. Between two reads a replica adds what it delivered itself since
+/// the last one. Every replica reads the same offsets, so they decide alike; the gap between the stop
+/// level and the whole partition covers what the other replicas deliver between two reads.
 /// </summary>
 internal sealed class IngestAdmission(IProducer<string, byte[]> producer, IngestOptions options, ILogger<IngestAdmission> logger)
     : BackgroundService, IHealthCheck
@@ -26,7 +27,11 @@ internal sealed class IngestAdmission(IProducer<string, byte[]> producer, Ingest
         "Readings refused with 503 because the broker could not keep them until the Worker stores them.");
 
     private readonly BacklogOptions _backlog = options.Backlog;
-    private volatile Decision _decision = new(false, null, "has not read the Worker group's backlog yet", null);
+    /// <summary>Partitions beyond this many are counted together in the last slot; the estimate only grows with it.</summary>
+    private const int CountedPartitions = 1024;
+
+    private readonly long[] _delivered = new long[CountedPartitions];
+    private volatile Decision _decision = new(false, null, "has not read the Worker group's backlog yet", null, [], []);
     private long _recordBytes = BacklogOptions.InitialRecordBytes;
     private string? _lastFailure;
 
@@ -40,16 +45,53 @@ internal sealed class IngestAdmission(IProducer<string, byte[]> producer, Ingest
     public Refusal? TryAdmit(int readings)
     {
         var decision = _decision;
-        if (decision.Admit && decision.ReadAt is { } readAt && DateTimeOffset.UtcNow - readAt <= _backlog.MaxStaleness)
+        string reason;
+        if (!decision.Admit)
+        {
+            reason = decision.Reason;
+        }
+        else if (decision.ReadAt is not { } readAt || DateTimeOffset.UtcNow - readAt > _backlog.MaxStaleness)
+        {
+            reason = $"The Worker's progress has not been readable for {_backlog.MaxStaleness.TotalSeconds:0} s ({_lastFailure ?? "no answer from the broker"}), so Kiln cannot tell whether the broker has room.";
+        }
+        else if (ProjectedFullest(decision) is var (partition, lag) && lag >= _backlog.StopAt * PartitionCapacity)
+        {
+            reason = string.Create(CultureInfo.InvariantCulture,
+                $"Kiln is storing readings more slowly than they arrive: with what this replica delivered since its last look, the Worker is {lag:N0} readings behind on {Topology.Topics.Readings} partition {partition}, past {_backlog.StopAt:P0} of the {PartitionCapacity:N0} it can keep.");
+        }
+        else
         {
             return null;
         }
 
         Refused.Add(readings);
-        var reason = decision.Admit
-            ? $"The Worker's progress has not been readable for {_backlog.MaxStaleness.TotalSeconds:0} s ({_lastFailure ?? "no answer from the broker"}), so Kiln cannot tell whether the broker has room."
-            : decision.Reason;
-        return new Refusal(reason + " Nothing in this request was acknowledged; send it again after the delay.", decision.RetryAfter ?? TimeSpan.FromSeconds(2));
+        return new Refusal(reason + " Nothing in this request was acknowledged; send it again after the delay.", decision.RetryAfter ?? TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>Counts the readings the broker acknowledged per partition, for the projection between two reads.</summary>
+    public void Delivered(IEnumerable<int> partitions)
+    {
+        foreach (var group in partitions.GroupBy(p => Math.Min(p, CountedPartitions - 1)))
+        {
+            Interlocked.Add(ref _delivered[group.Key], group.Count());
+        }
+    }
+
+    /// <summary>The partition furthest behind once this replica's deliveries since the read are added to what was read.</summary>
+    private (int Partition, long Lag) ProjectedFullest(Decision decision)
+    {
+        var fullest = (Partition: -1, Lag: -1L);
+        foreach (var partition in decision.Partitions)
+        {
+            var slot = Math.Min(partition.Partition, CountedPartitions - 1);
+            var lag = partition.Lag + Interlocked.Read(ref _delivered[slot]) - decision.DeliveredBeforeRead[slot];
+            if (lag > fullest.Lag)
+            {
+                fullest = (partition.Partition, lag);
+            }
+        }
+
+        return fullest;
     }
 
     /// <summary>Learns the size of the records actually produced, so the capacity follows the real message shape.</summary>
@@ -83,8 +125,10 @@ internal sealed class IngestAdmission(IProducer<string, byte[]> producer, Ingest
         {
             try
             {
+                // Taken before the read: what is delivered during it may be counted twice, never missed.
+                var deliveredBefore = _delivered.Select((_, i) => Interlocked.Read(ref _delivered[i])).ToArray();
                 var backlog = await ReadingBacklog.ReadAsync(admin, Topology.Topics.Readings, Topology.WorkerConsumerGroup, _backlog.ReadTimeout);
-                _decision = Decide(backlog, previous, _decision);
+                _decision = Decide(backlog, previous, _decision, deliveredBefore);
                 previous = backlog;
                 if (_lastFailure is not null)
                 {
@@ -106,7 +150,7 @@ internal sealed class IngestAdmission(IProducer<string, byte[]> producer, Ingest
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
-    private Decision Decide(ReadingBacklog backlog, ReadingBacklog? previous, Decision before)
+    private Decision Decide(ReadingBacklog backlog, ReadingBacklog? previous, Decision before, long[] deliveredBefore)
     {
         var capacity = PartitionCapacity;
         var fullest = backlog.Fullest;
@@ -121,7 +165,7 @@ internal sealed class IngestAdmission(IProducer<string, byte[]> producer, Ingest
                 logger.LogInformation("Ingest admitted again: {State}", state);
             }
 
-            return new Decision(true, backlog.ReadAt, state, null);
+            return new Decision(true, backlog.ReadAt, state, null, backlog.Partitions, deliveredBefore);
         }
 
         // How long until the fullest partition is back under the resume level, at the rate the Worker stored since the last read.
@@ -133,7 +177,7 @@ internal sealed class IngestAdmission(IProducer<string, byte[]> producer, Ingest
             logger.LogWarning("Ingest refused until the Worker catches up: {State}", state);
         }
 
-        return new Decision(false, backlog.ReadAt, $"Kiln is storing readings more slowly than they arrive: {state}.", retryAfter);
+        return new Decision(false, backlog.ReadAt, $"Kiln is storing readings more slowly than they arrive: {state}.", retryAfter, backlog.Partitions, deliveredBefore);
     }
 
     private static double StoredPerSecond(ReadingBacklog previous, ReadingBacklog current, int partition)
@@ -146,7 +190,8 @@ internal sealed class IngestAdmission(IProducer<string, byte[]> producer, Ingest
 
     public sealed record Refusal(string Reason, TimeSpan RetryAfter);
 
-    private sealed record Decision(bool Admit, DateTimeOffset? ReadAt, string Reason, TimeSpan? RetryAfter);
+    private sealed record Decision(
+        bool Admit, DateTimeOffset? ReadAt, string Reason, TimeSpan? RetryAfter, IReadOnlyList<PartitionBacklog> Partitions, long[] DeliveredBeforeRead);
 }
 
 /// <summary>How much backlog the broker may hold (section <c>Kiln:Ingest:Backlog</c>).</summary>

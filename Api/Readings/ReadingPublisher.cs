@@ -48,7 +48,8 @@ internal sealed class ReadingPublisher(IProducer<string, byte[]> producer, Inges
         try
         {
             // The producer's own message timeout bounds each delivery; this bounds the request as a whole.
-            await Task.WhenAll(deliveries).WaitAsync(options.DeliveryTimeout + TimeSpan.FromSeconds(2), cancellationToken);
+            var delivered = await Task.WhenAll(deliveries).WaitAsync(options.DeliveryTimeout + TimeSpan.FromSeconds(2), cancellationToken);
+            admission.Delivered(delivered.Select(d => d.Partition.Value));
             return true;
         }
         catch (Exception ex) when (ex is ProduceException<string, byte[]> or KafkaException or TimeoutException)
