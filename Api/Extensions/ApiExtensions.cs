@@ -16,11 +16,14 @@ internal static class ApiExtensions
     {
         builder.AddNpgsqlDataSource(Topology.Resources.Database);
         builder.AddRedisClient(Topology.Resources.Cache);
+        var batchSizes = new ProducedBatchSizes();
+        builder.Services.AddSingleton(batchSizes);
         builder.AddKafkaProducer<string, byte[]>(Topology.Resources.Kafka, producer =>
         {
             // A request waits for the broker's acknowledgement; it must fail within bounded time, not hang.
             producer.Config.MessageTimeoutMs = (int)IngestOptions.From(builder.Configuration).DeliveryTimeout.TotalMilliseconds;
-        });
+            producer.Config.StatisticsIntervalMs = ProducedBatchSizes.StatisticsIntervalMs;
+        }, producer => producer.SetStatisticsHandler((_, statistics) => batchSizes.Update(statistics)));
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);

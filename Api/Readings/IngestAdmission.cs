@@ -17,7 +17,8 @@ namespace Kiln.Api.Readings;
 /// the last one. Every replica reads the same offsets, so they decide alike; the gap between the stop
 /// level and the whole partition covers what the other replicas deliver between two reads.
 /// </summary>
-internal sealed class IngestAdmission(IProducer<string, byte[]> producer, IngestOptions options, ILogger<IngestAdmission> logger)
+internal sealed class IngestAdmission(
+    IProducer<string, byte[]> producer, ProducedBatchSizes batchSizes, IngestOptions options, ILogger<IngestAdmission> logger)
     : BackgroundService, IHealthCheck
 {
     public const string MeterName = "Kiln.Api";
@@ -35,11 +36,27 @@ internal sealed class IngestAdmission(IProducer<string, byte[]> producer, Ingest
     private long _recordBytes = BacklogOptions.InitialRecordBytes;
     private string? _lastFailure;
 
-    /// <summary>What one reading costs the broker at most, from the records this replica produces.</summary>
+    /// <summary>What one reading costs the broker at most, uncompressed in a batch of its own, from the records this replica produces.</summary>
     public long RecordBytes => Interlocked.Read(ref _recordBytes);
 
-    /// <summary>How many readings one partition can keep, counting each at its uncompressed size in a batch of its own.</summary>
-    public long PartitionCapacity => _backlog.PartitionBytes / RecordBytes;
+    /// <summary>
+    /// How many readings one partition can keep: at the worst bytes per message and messages per batch the
+    /// producer sent in the last minute, with a margin; until its first statistics, at <see cref="RecordBytes"/>.
+    /// </summary>
+    public long PartitionCapacity
+    {
+        get
+        {
+            if (batchSizes.Worst is not { } worst)
+            {
+                return _backlog.PartitionBytes / RecordBytes;
+            }
+
+            var byBytes = _backlog.PartitionBytes / (worst.BytesPerMessage * _backlog.SizeMargin);
+            var byBatches = _backlog.PartitionBatches > 0 ? _backlog.PartitionBatches * worst.MessagesPerBatch : double.MaxValue;
+            return (long)Math.Min(byBytes, byBatches);
+        }
+    }
 
     /// <summary>Null when this many readings may be produced; else why not and when to retry.</summary>
     public Refusal? TryAdmit(int readings)
@@ -208,6 +225,12 @@ internal sealed record BacklogOptions
     /// (fixed in librdkafka's mock); for a real cluster, the topic's <c>retention.bytes</c>.
     /// </summary>
     public long PartitionBytes { get; init; } = 5 * 1024 * 1024;
+
+    /// <summary>Record batches one partition keeps (the development broker 100,000); 0 for no such limit.</summary>
+    public long PartitionBatches { get; init; } = 100_000;
+
+    /// <summary>Measured bytes per message are multiplied by this: what is in the log may have been sent in smaller batches.</summary>
+    public double SizeMargin { get; init; } = 1.25;
 
     /// <summary>Ingest stops when the fullest partition's backlog reaches this share of what it keeps…</summary>
     public double StopAt { get; init; } = 0.7;
