@@ -24,7 +24,7 @@ internal sealed class ReadingConsumer(
     IngestionOptions options,
     ILogger<ReadingConsumer> logger) : BackgroundService
 {
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         // Consume() blocks; give the loop a thread of its own rather than a pool thread.

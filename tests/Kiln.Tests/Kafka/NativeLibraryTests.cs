@@ -1,10 +1,10 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Confluent.Kafka;
 using Kiln.ServiceDefaults.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Xunit;
 
 namespace Kiln.Tests.Kafka;
@@ -37,7 +37,7 @@ public sealed class NativeLibraryTests(DevKafkaFixture broker) : IClassFixture<D
     [Fact]
     public async Task A_service_says_once_at_start_which_librdkafka_it_runs_on()
     {
-        var logs = new CapturedLogs();
+        using var logs = new FakeLoggerProvider();
         using var host = KafkaTestHost.Build(broker.BootstrapServers, builder =>
         {
             builder.Logging.AddProvider(logs);
@@ -49,8 +49,8 @@ public sealed class NativeLibraryTests(DevKafkaFixture broker) : IClassFixture<D
         await host.StartAsync();
         await host.StopAsync();
 
-        var line = Assert.Single(logs.Lines, line => line.Contains("librdkafka", StringComparison.Ordinal));
-        Assert.Equal($"librdkafka 2.16.0 loaded from {RedistBuild}", line);
+        var line = Assert.Single(logs.Collector.GetSnapshot(), record => record.Message.Contains("librdkafka", StringComparison.Ordinal));
+        Assert.Equal($"librdkafka 2.16.0 loaded from {RedistBuild}", line.Message);
     }
 
     [Theory]
@@ -117,25 +117,4 @@ public sealed class NativeLibraryTests(DevKafkaFixture broker) : IClassFixture<D
             .Where(fields => fields.Length == 6 && fields[5].Contains("librdkafka", StringComparison.Ordinal))
             .Select(fields => fields[5].Trim())
             .Distinct()];
-
-    private sealed class CapturedLogs : ILoggerProvider
-    {
-        public ConcurrentQueue<string> Lines { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(Lines);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(ConcurrentQueue<string> lines) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                lines.Enqueue(formatter(state, exception));
-        }
-    }
 }
