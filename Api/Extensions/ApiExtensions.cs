@@ -40,7 +40,7 @@ internal static class ApiExtensions
         builder.Services.AddSingleton<SensorCatalog>();
         builder.Services.AddSingleton<ReadingPublisher>();
         builder.Services.AddSingleton<ReadingStore>();
-        builder.Services.AddSingleton<LatestValueStore>();
+        builder.Services.AddLatestValueStore();
     }
 
     public static void UseApiPipeline(this WebApplication app)
