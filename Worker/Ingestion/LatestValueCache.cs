@@ -121,8 +121,8 @@ internal sealed class LatestValueCache : IHealthCheck
             _outage = null;
         }
 
-        _logger.LogInformation("Redis is back after {Seconds:0.0} s; repairing the latest values of {Sensors} stale sensors from PostgreSQL",
-            _time.GetElapsedTime(outage.Started).TotalSeconds, _stale.Count?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "all");
+        _logger.LogInformation("Redis is back after {Seconds:0.0} s; repairing the latest values of {Sensors} from PostgreSQL",
+            _time.GetElapsedTime(outage.Started).TotalSeconds, _stale.Count is { } count ? $"{count} stale sensors" : "every sensor");
         return true;
     }
 
@@ -135,7 +135,7 @@ internal sealed class LatestValueCache : IHealthCheck
                 $"Redis is unavailable since {outage.Since:O} ({outage.Reason}); readings are still stored, and the latest values of {stale} will be repaired from PostgreSQL when it is back"),
             (null, false) => HealthCheckResult.Degraded(
                 $"Redis is not connected ({_lastConnectionFailure}); readings are still stored, and latest values will be repaired from PostgreSQL when it is back"),
-            _ when !_stale.IsEmpty => HealthCheckResult.Degraded($"Redis is back; the latest values of {stale} are being repaired from PostgreSQL"),
+            _ when !_stale.IsEmpty => HealthCheckResult.Degraded($"The latest values of {stale} are being checked against PostgreSQL and repaired"),
             _ => HealthCheckResult.Healthy("Redis is connected; latest values are up to date"),
         };
         return Task.FromResult(result);

@@ -1,3 +1,4 @@
+using Kiln.Shared.Schema;
 using Npgsql;
 
 namespace Kiln.Worker.Ingestion;
@@ -10,9 +11,11 @@ namespace Kiln.Worker.Ingestion;
 /// a replica that starts repairs every sensor once, since one that stopped during an outage forgot what it skipped.
 /// </summary>
 internal sealed class LatestValueRepair(LatestValueCache cache, StaleSensors stale, LatestReadings database, LatestValueWriter writer,
-    LatestValueOptions options, LatestValueMetrics metrics, TimeProvider time, ILogger<LatestValueRepair> logger) : BackgroundService
+    SchemaMigrator migrator, LatestValueOptions options, LatestValueMetrics metrics, TimeProvider time, ILogger<LatestValueRepair> logger)
+    : BackgroundService
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
+    private bool _schemaReady;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -25,6 +28,23 @@ internal sealed class LatestValueRepair(LatestValueCache cache, StaleSensors sta
                 if ((cache.IsAvailable && stale.IsEmpty) || !await cache.IsBackAsync(stoppingToken) || stale.IsEmpty)
                 {
                     continue;
+                }
+
+                if (!_schemaReady)
+                {
+                    // The first repair (a starting replica's walk) may come before the consumer has applied the migrations that
+                    // create what it reads. Applying them is idempotent, and an advisory lock makes the callers take turns.
+                    try
+                    {
+                        await migrator.MigrateAsync(stoppingToken);
+                        _schemaReady = true;
+                    }
+                    catch (NpgsqlException ex) when (!stoppingToken.IsCancellationRequested)
+                    {
+                        logger.LogDebug("Latest-value repair waits for PostgreSQL ({Reason})", ex.Message);
+                        delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxBackoff.Ticks));
+                        continue;
+                    }
                 }
 
                 delay = await RepairAsync(stoppingToken)
@@ -58,8 +78,8 @@ internal sealed class LatestValueRepair(LatestValueCache cache, StaleSensors sta
                 }
 
                 logger.LogWarning(
-                    "Repairing latest values stopped after {Repaired} sensors ({Reason}); the {Remaining} sensors left are kept for the next attempt",
-                    checkedSensors, ex.Message, stale.Count?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "all");
+                    "Repairing latest values stopped after {Repaired} sensors ({Reason}); what is left ({Remaining}) is kept for the next attempt",
+                    checkedSensors, ex.Message, stale.Count is { } left ? $"{left} sensors" : "every sensor");
                 return false;
             }
             catch

@@ -179,8 +179,8 @@ public sealed class LatestValueRepairTests(PostgresServerFixture postgres) : ICl
         var writer = new LatestValueWriter(cache);
         var metrics = new LatestValueMetrics(_metrics.GetRequiredService<IMeterFactory>());
         var latest = new LatestValueCache(cache, writer, stale, Options, metrics, TimeProvider.System, NullLogger<LatestValueCache>.Instance);
-        var repair = new LatestValueRepair(latest, stale, new LatestReadings(_database), writer, Options, metrics, TimeProvider.System,
-            NullLogger<LatestValueRepair>.Instance);
+        var repair = new LatestValueRepair(latest, stale, new LatestReadings(_database), writer,
+            new SchemaMigrator(_database, NullLogger<SchemaMigrator>.Instance), Options, metrics, TimeProvider.System, NullLogger<LatestValueRepair>.Instance);
         return (latest, repair, stale);
     }
 
