@@ -96,8 +96,11 @@ public sealed class LatestValueStoreTests(RedisServerFixture redis, PostgresServ
 
             var report = string.Join(", ", durations.Select(d => $"{d.TotalMilliseconds:0.0}"));
             output.WriteLine($"read times while Redis hangs (ms): {report}");
-            Assert.All(durations, d => Assert.True(d < TimeSpan.FromMilliseconds(100), $"a read took {d.TotalMilliseconds:0} ms: {report}"));
-            // Only the reads before the breaker opened waited out the attempt timeout; after that PostgreSQL answered at once.
+            // A read that finds Redis hanging waits out the attempt timeout and then asks PostgreSQL (measured here: 60-110 ms for
+            // the first two, the first paying for its cold exception path), never the multiplexer's 5 s. Only the reads before the
+            // breaker opened do that; after it, PostgreSQL answers at once.
+            Assert.All(durations, d => Assert.True(d < LatestValueStoreExtensions.AttemptTimeout + TimeSpan.FromMilliseconds(100),
+                $"a read took {d.TotalMilliseconds:0} ms: {report}"));
             Assert.True(durations.Count(d => d >= LatestValueStoreExtensions.AttemptTimeout) <= 3, $"read times (ms): {report}");
         }
         finally
