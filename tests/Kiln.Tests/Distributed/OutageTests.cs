@@ -80,7 +80,7 @@ public sealed class OutageTests(PlatformFixture platform, ITestOutputHelper outp
         }
 
         await platform.App.StopResourceAsync("cache");
-        var latency = new List<(TimeSpan Elapsed, string TraceId)>();
+        var latency = new List<Answer>();
         try
         {
             // The outage lasts as long as this loop: readings go on being posted, and the latest value asked for.
@@ -90,10 +90,11 @@ public sealed class OutageTests(PlatformFixture platform, ITestOutputHelper outp
                 await PostAsync(api, sensors, origin, i, acknowledged);
                 // Traced from here, so that a slow answer can say where its time went.
                 var traceId = ActivityTraceId.CreateRandom().ToHexString();
+                var paused = GC.GetTotalPauseDuration();
                 var started = Stopwatch.GetTimestamp();
                 using var latest = await api.SendAsync(HttpMethod.Get, $"/api/v1/sensors/{sensors[i % sensors.Length]}/latest", api.ReadKey,
                     headers: [("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom().ToHexString()}-01")]);
-                latency.Add((Stopwatch.GetElapsedTime(started), traceId));
+                latency.Add(new Answer(Stopwatch.GetElapsedTime(started), GC.GetTotalPauseDuration() - paused, traceId));
                 Assert.Equal(HttpStatusCode.OK, latest.StatusCode);
             }
 
@@ -127,16 +128,19 @@ public sealed class OutageTests(PlatformFixture platform, ITestOutputHelper outp
     }
 
     /// <summary>
-    /// Every GET latest during the outage answered within <see cref="LatestBudget"/>. When one did not, the failure says
-    /// where its time went (the Api's spans: its PostgreSQL query, a Redis command if any, the whole request).
+    /// Every GET latest during the outage answered within <see cref="LatestBudget"/>, less the time this process (which also
+    /// hosts the AppHost, its log capture and its OTLP receiver) was itself paused for garbage collection meanwhile: such a
+    /// pause (up to 115 ms measured) stops the Stopwatch's reader, not the Api. Both figures are reported; an answer still
+    /// too slow fails with the Api's spans for it (its PostgreSQL query, a Redis command if any, the whole request).
     /// </summary>
-    private async Task AssertAnsweredAtOnceAsync(List<(TimeSpan Elapsed, string TraceId)> latency, int acknowledged)
+    private async Task AssertAnsweredAtOnceAsync(List<Answer> answers, int acknowledged)
     {
-        var sorted = latency.Select(l => l.Elapsed).Order().ToList();
-        output.WriteLine($"GET latest during the outage: {sorted.Count} requests, first {latency[0].Elapsed.TotalMilliseconds:0.0} ms, " +
+        var sorted = answers.Select(a => a.Api).Order().ToList();
+        output.WriteLine($"GET latest during the outage: {sorted.Count} requests, first {answers[0].Api.TotalMilliseconds:0.0} ms, " +
             $"median {sorted[sorted.Count / 2].TotalMilliseconds:0.0} ms, p99 {sorted[sorted.Count * 99 / 100].TotalMilliseconds:0.0} ms, " +
-            $"max {sorted[^1].TotalMilliseconds:0.0} ms; {acknowledged} readings acknowledged");
-        var slow = latency.Select((l, index) => (l.Elapsed, l.TraceId, Index: index)).Where(l => l.Elapsed >= LatestBudget).ToList();
+            $"max {sorted[^1].TotalMilliseconds:0.0} ms (as measured, with this process's GC pauses: max " +
+            $"{answers.Max(a => a.Elapsed).TotalMilliseconds:0.0} ms, {answers.Count(a => a.Elapsed >= LatestBudget)} over the budget); {acknowledged} readings acknowledged");
+        var slow = answers.Select((a, index) => (Answer: a, Index: index)).Where(a => a.Answer.Api >= LatestBudget).ToList();
         if (slow.Count == 0)
         {
             return;
@@ -145,7 +149,7 @@ public sealed class OutageTests(PlatformFixture platform, ITestOutputHelper outp
         var telemetry = platform.App.Telemetry.Spans;
         try
         {
-            await Eventually.TrueAsync(() => slow.All(l => telemetry.Trace(l.TraceId).Any(s => s.Kind == Span.Types.SpanKind.Server)),
+            await Eventually.TrueAsync(() => slow.All(a => telemetry.Trace(a.Answer.TraceId).Any(s => s.Kind == Span.Types.SpanKind.Server)),
                 Recovery, "the slow requests' spans to be exported");
         }
         catch (TimeoutException)
@@ -153,9 +157,16 @@ public sealed class OutageTests(PlatformFixture platform, ITestOutputHelper outp
             // Report what arrived.
         }
 
-        Assert.Fail(string.Join(Environment.NewLine, slow.Select(l =>
-            $"GET latest #{l.Index} took {l.Elapsed.TotalMilliseconds:0} ms during the outage; the Api's spans: " +
-            string.Join(", ", telemetry.Trace(l.TraceId).Select(s => $"{s.Name} {s.Duration.TotalMilliseconds:0.0} ms")))));
+        Assert.Fail(string.Join(Environment.NewLine, slow.Select(a =>
+            $"GET latest #{a.Index} took {a.Answer.Elapsed.TotalMilliseconds:0} ms during the outage ({a.Answer.OwnPause.TotalMilliseconds:0} ms of it " +
+            "this process's GC); the Api's spans: " +
+            string.Join(", ", telemetry.Trace(a.Answer.TraceId).Select(s => $"{s.Name} {s.Duration.TotalMilliseconds:0.0} ms")))));
+    }
+
+    /// <summary>One GET latest: how long it took as measured, how long of that this process was paused for GC, its trace.</summary>
+    private sealed record Answer(TimeSpan Elapsed, TimeSpan OwnPause, string TraceId)
+    {
+        public TimeSpan Api => Elapsed - OwnPause;
     }
 
     private static async Task PostAsync(ApiDriver api, string[] sensors, DateTimeOffset origin, int round,
