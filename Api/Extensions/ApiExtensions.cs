@@ -47,7 +47,7 @@ internal static class ApiExtensions
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(IngestAdmission.MeterName));
         builder.Services.AddSingleton<ReadingPublisher>();
         builder.Services.AddSingleton<ReadingStore>();
-        builder.Services.AddSingleton<LatestValueStore>();
+        builder.Services.AddLatestValueStore();
     }
 
     public static void UseApiPipeline(this WebApplication app)

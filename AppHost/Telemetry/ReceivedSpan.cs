@@ -13,7 +13,8 @@ internal sealed record ReceivedSpan(
     Span.Types.SpanKind Kind,
     IReadOnlyDictionary<string, string> Attributes,
     IReadOnlyList<(string TraceId, string SpanId)> Links,
-    bool IsError)
+    bool IsError,
+    TimeSpan Duration)
 {
     public static IEnumerable<ReceivedSpan> From(ExportTraceServiceRequest request)
     {
@@ -34,7 +35,8 @@ internal sealed record ReceivedSpan(
                         span.Kind,
                         span.Attributes.GroupBy(a => a.Key).ToDictionary(g => g.Key, g => ToText(g.Last().Value) ?? ""),
                         [.. span.Links.Select(l => (Convert.ToHexStringLower(l.TraceId.Span), Convert.ToHexStringLower(l.SpanId.Span)))],
-                        span.Status?.Code == Status.Types.StatusCode.Error);
+                        span.Status?.Code == Status.Types.StatusCode.Error,
+                        TimeSpan.FromTicks((long)(span.EndTimeUnixNano - span.StartTimeUnixNano) / 100));
                 }
             }
         }

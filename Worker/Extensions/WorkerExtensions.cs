@@ -10,7 +10,7 @@ internal static class WorkerExtensions
     public static void AddWorkerServices(this IHostApplicationBuilder builder)
     {
         builder.AddNpgsqlDataSource(Topology.Resources.Database);
-        builder.AddRedisClient(Topology.Resources.Cache);
+        builder.AddLatestValueCache();
 
         var assignment = new PartitionAssignment();
         builder.Services.AddSingleton(assignment);
@@ -40,7 +40,6 @@ internal static class WorkerExtensions
         builder.Services.AddSingleton(IngestionOptions.From(builder.Configuration));
         builder.Services.AddSingleton<SchemaMigrator>();
         builder.Services.AddSingleton<ReadingBatchWriter>();
-        builder.Services.AddSingleton<LatestValueWriter>();
         builder.Services.AddSingleton<DeadLetterWriter>();
         builder.Services.AddSingleton<ReadingLoss>();
         builder.Services.AddSingleton<BrokerLogWatch>();

@@ -25,7 +25,8 @@ internal sealed class LatestValueWriter(IConnectionMultiplexer cache)
         return 1
         """);
 
-    public async Task WriteAsync(IReadOnlyList<ReadingMessage> readings, CancellationToken cancellationToken)
+    /// <returns>How many sensors' latest values changed (the others already held the same or a newer reading).</returns>
+    public async Task<int> WriteAsync(IReadOnlyList<ReadingMessage> readings, CancellationToken cancellationToken)
     {
         var newest = readings
             .GroupBy(r => r.SensorId, StringComparer.Ordinal)
@@ -33,7 +34,7 @@ internal sealed class LatestValueWriter(IConnectionMultiplexer cache)
 
         // The multiplexer pipelines concurrent commands on its one connection: one round trip for the lot.
         var database = cache.GetDatabase();
-        await Task.WhenAll(newest.Select(reading => database.ScriptEvaluateAsync(NewerWins, new
+        var results = await Task.WhenAll(newest.Select(reading => database.ScriptEvaluateAsync(NewerWins, new
         {
             key = (RedisKey)Topology.Cache.LatestKey(reading.SensorId),
             ts = UnixMicroseconds.From(reading.Timestamp),
@@ -41,5 +42,6 @@ internal sealed class LatestValueWriter(IConnectionMultiplexer cache)
             channel = Topology.Cache.LiveChannel,
             message = JsonSerializer.Serialize(reading, ReadingMessageJsonContext.Default.ReadingMessage),
         }))).WaitAsync(cancellationToken);
+        return results.Count(result => (int)result == 1);
     }
 }

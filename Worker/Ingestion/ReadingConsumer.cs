@@ -9,15 +9,16 @@ namespace Kiln.Worker.Ingestion;
 
 /// <summary>
 /// The ingestion loop: consume a batch from <c>kiln.readings</c>, store it in PostgreSQL, update the
-/// latest values in Redis, and only then commit the offsets. A failure of the database or cache
-/// keeps the batch and retries it with backoff (nothing is committed, nothing is skipped); a message
-/// that can never be processed goes to the dead-letter topic so it never blocks its partition.
+/// latest values in Redis, and only then commit the offsets. A failure of the database keeps the
+/// batch and retries it with backoff (nothing is committed, nothing is skipped); the cache never
+/// holds a batch up (see <see cref="LatestValueCache"/>); a message that can never be processed goes
+/// to the dead-letter topic so it never blocks its partition.
 /// </summary>
 internal sealed class ReadingConsumer(
     IConsumer<string, byte[]> consumer,
     SchemaMigrator migrator,
     ReadingBatchWriter database,
-    LatestValueWriter cache,
+    LatestValueCache cache,
     DeadLetterWriter deadLetters,
     BrokerLogWatch logWatch,
     ReadingLoss loss,
@@ -186,7 +187,8 @@ internal sealed class ReadingConsumer(
 
         var inserted = 0;
         await RetryAsync("store readings in PostgreSQL", async () => inserted = await database.WriteAsync(readings, stoppingToken), stoppingToken);
-        await RetryAsync("update latest values in Redis", () => cache.WriteAsync(readings, stoppingToken), stoppingToken);
+        // Redis holds only what PostgreSQL can rebuild: while it is unavailable the sensors are marked for repair and the batch is committed.
+        await cache.UpdateAsync(readings, stoppingToken);
         activity?.SetTag("kiln.readings.inserted", inserted);
         logger.LogDebug("Stored {Inserted} new of {Count} readings", inserted, readings.Count);
     }

@@ -19,10 +19,10 @@ public class LatestValueWriterTests(RedisServerFixture redis) : IClassFixture<Re
         var writer = new LatestValueWriter(cache);
         var sensor = NewSensor();
 
-        await writer.WriteAsync([new(sensor, T0.AddSeconds(10), 10.5)], CancellationToken.None);
-        // A late redelivery of an older reading, and in one batch an older and a newer one.
-        await writer.WriteAsync([new(sensor, T0.AddSeconds(5), 5.0)], CancellationToken.None);
-        await writer.WriteAsync([new(sensor, T0.AddSeconds(20), 20.25), new(sensor, T0.AddSeconds(15), 15.0)], CancellationToken.None);
+        Assert.Equal(1, await writer.WriteAsync([new(sensor, T0.AddSeconds(10), 10.5)], CancellationToken.None));
+        // A late redelivery of an older reading (nothing changes, as the count says), and in one batch an older and a newer one.
+        Assert.Equal(0, await writer.WriteAsync([new(sensor, T0.AddSeconds(5), 5.0)], CancellationToken.None));
+        Assert.Equal(1, await writer.WriteAsync([new(sensor, T0.AddSeconds(20), 20.25), new(sensor, T0.AddSeconds(15), 15.0)], CancellationToken.None));
 
         var latest = await cache.GetDatabase().HashGetAsync(Topology.Cache.LatestKey(sensor), ["ts", "value"]);
         Assert.Equal(UnixMicroseconds.From(T0.AddSeconds(20)), (long)latest[0]);
