@@ -16,6 +16,9 @@ internal static class ApiExtensions
     {
         builder.AddNpgsqlDataSource(Topology.Resources.Database);
         builder.AddRedisClient(Topology.Resources.Cache);
+        // The Api needs the cache only for latest values, which PostgreSQL answers while it is down: Degraded, not Unhealthy.
+        builder.Services.Configure<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckServiceOptions>(health =>
+            health.Registrations.Single(r => r.Name == Topology.Resources.Cache).FailureStatus = Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded);
         var batchSizes = new ProducedBatchSizes();
         builder.Services.AddSingleton(batchSizes);
         builder.AddKafkaProducer<string, byte[]>(Topology.Resources.Kafka, producer =>

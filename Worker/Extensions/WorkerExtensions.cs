@@ -45,7 +45,6 @@ internal static class WorkerExtensions
         builder.Services.AddSingleton<BrokerLogWatch>();
         builder.Services.AddHostedService(services => services.GetRequiredService<BrokerLogWatch>());
         builder.Services.AddHealthChecks().AddCheck<ReadingLoss>("readings-lost");
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(ReadingLoss.MeterName));
         builder.Services.AddHostedService<ReadingConsumer>();
         builder.Services.AddHealthChecks().AddCheck<PartitionAssignment>("kafka-assignment", tags: [HealthEndpoints.ReadyTag]);
     }

@@ -12,11 +12,11 @@ namespace Kiln.Worker.Ingestion;
 /// a consumer whose position lies inside the new log would skip its first messages without any error,
 /// so the loss is reported and the consumer loop is told to read the new log from its beginning.
 /// </summary>
-internal sealed class BrokerLogWatch(IConsumer<string, byte[]> consumer, PartitionAssignment assignment, ReadingLoss loss, ILogger<BrokerLogWatch> logger)
+internal sealed class BrokerLogWatch(
+    IConsumer<string, byte[]> consumer, PartitionAssignment assignment, ReadingLoss loss, IMeterFactory meters, ILogger<BrokerLogWatch> logger)
     : BackgroundService
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
-    private static readonly Meter Meter = new(ReadingLoss.MeterName);
 
     private volatile ReadingBacklog? _last;
     private IReadOnlyList<TopicPartition> _heldAtLast = [];
@@ -27,7 +27,7 @@ internal sealed class BrokerLogWatch(IConsumer<string, byte[]> consumer, Partiti
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        Meter.CreateObservableGauge("kiln.readings.lag", () => _last?.TotalLag ?? 0, "{reading}",
+        meters.Create(LatestValueMetrics.MeterName).CreateObservableGauge("kiln.readings.lag", () => _last?.TotalLag ?? 0, "{reading}",
             "Readings on the broker that the Worker group has not stored yet, over every partition.");
         using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
         using var timer = new PeriodicTimer(Interval);

@@ -5,6 +5,7 @@ namespace Kiln.Worker.Ingestion;
 /// <summary>What the cache outages cost: latest-value updates skipped, and sensors repaired afterwards.</summary>
 internal sealed class LatestValueMetrics
 {
+    /// <summary>The Worker's own meter: these counters, and the readings lost and lag (<see cref="ReadingLoss"/>, <see cref="BrokerLogWatch"/>).</summary>
     public const string MeterName = "Kiln.Worker";
 
     private readonly Counter<long> _skipped;

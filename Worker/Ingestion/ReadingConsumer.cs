@@ -245,5 +245,5 @@ internal sealed class ReadingConsumer(
     /// or orchestrator restarts it: the uncommitted batch is then redelivered.
     /// </summary>
     private static bool IsTransient(Exception ex) => ex is Npgsql.NpgsqlException { IsTransient: true } or TimeoutException or IOException
-        or StackExchange.Redis.RedisConnectionException or ProduceException<string, byte[]> or KafkaException;
+        or ProduceException<string, byte[]> or KafkaException;
 }

@@ -8,15 +8,12 @@ namespace Kiln.Worker.Ingestion;
 /// one is an error in the log with the partition, the offsets and the count, a <c>kiln.readings.lost</c>
 /// increment, and a Degraded health report for <see cref="DegradedFor"/> after the last one.
 /// </summary>
-internal sealed class ReadingLoss(TimeProvider clock, ILogger<ReadingLoss> logger) : IHealthCheck
+internal sealed class ReadingLoss(TimeProvider clock, IMeterFactory meters, ILogger<ReadingLoss> logger) : IHealthCheck
 {
-    public const string MeterName = "Kiln.Worker";
-
     /// <summary>How long the health report stays Degraded after a loss, so that a probe between two looks still sees it.</summary>
     public static readonly TimeSpan DegradedFor = TimeSpan.FromMinutes(10);
 
-    private static readonly Meter Meter = new(MeterName);
-    private static readonly Counter<long> Lost = Meter.CreateCounter<long>("kiln.readings.lost", "{reading}",
+    private readonly Counter<long> _lost = meters.Create(LatestValueMetrics.MeterName).CreateCounter<long>("kiln.readings.lost", "{reading}",
         "Readings acknowledged to a client that the broker dropped or lost before the Worker stored them.");
 
     private readonly Lock _gate = new();
@@ -59,7 +56,7 @@ internal sealed class ReadingLoss(TimeProvider clock, ILogger<ReadingLoss> logge
             _last = (clock.GetUtcNow(), what);
         }
 
-        Lost.Add(count, new KeyValuePair<string, object?>("messaging.destination.partition.id", partition));
+        _lost.Add(count, new KeyValuePair<string, object?>("messaging.destination.partition.id", partition));
         logger.LogError("{What}", what);
     }
 }

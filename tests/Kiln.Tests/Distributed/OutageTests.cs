@@ -24,6 +24,9 @@ public sealed class OutageTests(PlatformFixture platform, ITestOutputHelper outp
     private static readonly TimeSpan OutageLength = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan LatestBudget = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>Far below a Redis timeout (5 s), far above this machine's scheduling noise.</summary>
+    private static readonly TimeSpan NoHang = TimeSpan.FromSeconds(2);
+
     [Fact]
     public async Task Readings_accepted_while_the_database_is_down_are_stored_once_it_returns()
     {
@@ -90,11 +93,10 @@ public sealed class OutageTests(PlatformFixture platform, ITestOutputHelper outp
                 await PostAsync(api, sensors, origin, i, acknowledged);
                 // Traced from here, so that a slow answer can say where its time went.
                 var traceId = ActivityTraceId.CreateRandom().ToHexString();
-                var paused = GC.GetTotalPauseDuration();
                 var started = Stopwatch.GetTimestamp();
                 using var latest = await api.SendAsync(HttpMethod.Get, $"/api/v1/sensors/{sensors[i % sensors.Length]}/latest", api.ReadKey,
                     headers: [("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom().ToHexString()}-01")]);
-                latency.Add(new Answer(Stopwatch.GetElapsedTime(started), GC.GetTotalPauseDuration() - paused, traceId));
+                latency.Add(new Answer(Stopwatch.GetElapsedTime(started), traceId));
                 Assert.Equal(HttpStatusCode.OK, latest.StatusCode);
             }
 
@@ -128,46 +130,32 @@ public sealed class OutageTests(PlatformFixture platform, ITestOutputHelper outp
     }
 
     /// <summary>
-    /// Every GET latest during the outage answered within <see cref="LatestBudget"/>, less the time this process (which also
-    /// hosts the AppHost, its log capture and its OTLP receiver) was itself paused for garbage collection meanwhile: such a
-    /// pause (up to 115 ms measured) stops the Stopwatch's reader, not the Api. Both figures are reported; an answer still
-    /// too slow fails with the Api's spans for it (its PostgreSQL query, a Redis command if any, the whole request).
+    /// Every GET latest during the outage was answered by the Api within <see cref="LatestBudget"/>, as its own server span
+    /// says: the time the test process takes to see the answer also holds this process's scheduling and GC (it hosts the
+    /// AppHost, its log capture and its OTLP receiver too), which is reported beside it and held only to <see cref="NoHang"/>.
+    /// A slow answer fails with the Api's spans for it (its PostgreSQL query, a Redis command if any, the whole request).
     /// </summary>
     private async Task AssertAnsweredAtOnceAsync(List<Answer> answers, int acknowledged)
     {
-        var sorted = answers.Select(a => a.Api).Order().ToList();
-        output.WriteLine($"GET latest during the outage: {sorted.Count} requests, first {answers[0].Api.TotalMilliseconds:0.0} ms, " +
-            $"median {sorted[sorted.Count / 2].TotalMilliseconds:0.0} ms, p99 {sorted[sorted.Count * 99 / 100].TotalMilliseconds:0.0} ms, " +
-            $"max {sorted[^1].TotalMilliseconds:0.0} ms (as measured, with this process's GC pauses: max " +
-            $"{answers.Max(a => a.Elapsed).TotalMilliseconds:0.0} ms, {answers.Count(a => a.Elapsed >= LatestBudget)} over the budget); {acknowledged} readings acknowledged");
-        var slow = answers.Select((a, index) => (Answer: a, Index: index)).Where(a => a.Answer.Api >= LatestBudget).ToList();
-        if (slow.Count == 0)
-        {
-            return;
-        }
-
         var telemetry = platform.App.Telemetry.Spans;
-        try
-        {
-            await Eventually.TrueAsync(() => slow.All(a => telemetry.Trace(a.Answer.TraceId).Any(s => s.Kind == Span.Types.SpanKind.Server)),
-                Recovery, "the slow requests' spans to be exported");
-        }
-        catch (TimeoutException)
-        {
-            // Report what arrived.
-        }
+        TimeSpan? Served(Answer answer) => telemetry.Trace(answer.TraceId).FirstOrDefault(s => s.Kind == Span.Types.SpanKind.Server)?.Duration;
+        await Eventually.TrueAsync(() => answers.All(a => Served(a) is not null), Recovery, "every GET latest's server span to be exported");
 
-        Assert.Fail(string.Join(Environment.NewLine, slow.Select(a =>
-            $"GET latest #{a.Index} took {a.Answer.Elapsed.TotalMilliseconds:0} ms during the outage ({a.Answer.OwnPause.TotalMilliseconds:0} ms of it " +
-            "this process's GC); the Api's spans: " +
-            string.Join(", ", telemetry.Trace(a.Answer.TraceId).Select(s => $"{s.Name} {s.Duration.TotalMilliseconds:0.0} ms")))));
+        var served = answers.Select(a => Served(a)!.Value).Order().ToList();
+        var seen = answers.Select(a => a.Elapsed).Order().ToList();
+        output.WriteLine($"GET latest during the outage: {served.Count} requests; served by the Api in median {served[served.Count / 2].TotalMilliseconds:0.0} ms, " +
+            $"p99 {served[served.Count * 99 / 100].TotalMilliseconds:0.0} ms, max {served[^1].TotalMilliseconds:0.0} ms; seen by the client in median " +
+            $"{seen[seen.Count / 2].TotalMilliseconds:0.0} ms, p99 {seen[seen.Count * 99 / 100].TotalMilliseconds:0.0} ms, max {seen[^1].TotalMilliseconds:0.0} ms; " +
+            $"{acknowledged} readings acknowledged");
+
+        var slow = answers.Select((a, index) => (Answer: a, Index: index)).Where(a => Served(a.Answer) >= LatestBudget || a.Answer.Elapsed >= NoHang).ToList();
+        Assert.True(slow.Count == 0, string.Join(Environment.NewLine, slow.Select(a =>
+            $"GET latest #{a.Index} was served in {Served(a.Answer)!.Value.TotalMilliseconds:0} ms and seen in {a.Answer.Elapsed.TotalMilliseconds:0} ms; " +
+            "the Api's spans: " + string.Join(", ", telemetry.Trace(a.Answer.TraceId).Select(s => $"{s.Name} {s.Duration.TotalMilliseconds:0.0} ms")))));
     }
 
-    /// <summary>One GET latest: how long it took as measured, how long of that this process was paused for GC, its trace.</summary>
-    private sealed record Answer(TimeSpan Elapsed, TimeSpan OwnPause, string TraceId)
-    {
-        public TimeSpan Api => Elapsed - OwnPause;
-    }
+    /// <summary>One GET latest: how long the test took to see its answer, and its trace.</summary>
+    private sealed record Answer(TimeSpan Elapsed, string TraceId);
 
     private static async Task PostAsync(ApiDriver api, string[] sensors, DateTimeOffset origin, int round,
         List<(string Sensor, DateTimeOffset Timestamp, double Value)> acknowledged)
@@ -217,10 +205,21 @@ public sealed class OutageTests(PlatformFixture platform, ITestOutputHelper outp
         return stored;
     }
 
-    /// <summary>Each Worker replica says Degraded, not Unhealthy (storage goes on), and why.</summary>
+    /// <summary>
+    /// Each Worker replica says Degraded, not Unhealthy (storage goes on), and why; so does the Api, whose latest values
+    /// come from PostgreSQL meanwhile.
+    /// </summary>
     private async Task AssertWorkersDegradedAsync()
     {
         using var http = new HttpClient();
+        var api = platform.App.Resource<ProjectResource>("api").Urls[0];
+        using (var response = await http.GetAsync(new Uri(api, "/health")))
+        {
+            var report = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.True(response.IsSuccessStatusCode, $"{api}health answered {(int)response.StatusCode}: {report}");
+            Assert.Equal("Degraded", report.GetProperty("checks").GetProperty("cache").GetProperty("status").GetString());
+        }
+
         foreach (var url in platform.App.Resource<ProjectResource>("worker").Urls)
         {
             using var response = await http.GetAsync(new Uri(url, "/health"));

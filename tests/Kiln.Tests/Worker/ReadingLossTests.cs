@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using Kiln.Worker.Ingestion;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
@@ -12,12 +14,18 @@ public sealed class ReadingLossTests : IDisposable
 {
     private readonly FakeTimeProvider _clock = new(DateTimeOffset.Parse("2026-11-24T04:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
     private readonly FakeLogger<ReadingLoss> _log = new();
-    private readonly MetricCollector<long> _lost = new(null, ReadingLoss.MeterName, "kiln.readings.lost");
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly MetricCollector<long> _lost;
+
+    public ReadingLossTests() =>
+        _lost = new MetricCollector<long>(Meters, LatestValueMetrics.MeterName, "kiln.readings.lost"); // the factory is the meters' scope
+
+    private IMeterFactory Meters => _services.GetRequiredService<IMeterFactory>();
 
     [Fact]
     public async Task A_dropped_range_is_logged_counted_and_degrades_health_for_a_while()
     {
-        var loss = new ReadingLoss(_clock, _log);
+        var loss = new ReadingLoss(_clock, Meters, _log);
         Assert.Equal(HealthStatus.Healthy, (await loss.CheckHealthAsync(new HealthCheckContext())).Status);
 
         loss.Dropped("kiln.readings", 7, from: 1_000, to: 4_500);
@@ -42,7 +50,7 @@ public sealed class ReadingLossTests : IDisposable
     [Fact]
     public async Task A_replaced_log_is_reported_even_when_the_count_is_unknown()
     {
-        var loss = new ReadingLoss(_clock, _log);
+        var loss = new ReadingLoss(_clock, Meters, _log);
 
         loss.Replaced("kiln.readings", 3, position: 120, lostAtLeast: 0, "the cluster id changed");
 
@@ -52,5 +60,9 @@ public sealed class ReadingLossTests : IDisposable
         Assert.Equal(HealthStatus.Degraded, (await loss.CheckHealthAsync(new HealthCheckContext())).Status);
     }
 
-    public void Dispose() => _lost.Dispose();
+    public void Dispose()
+    {
+        _lost.Dispose();
+        _services.Dispose();
+    }
 }
