@@ -8,6 +8,8 @@ internal static partial class Signals
     public const int SigInt = 2;
     public const int SigKill = 9;
     public const int SigTerm = 15;
+    public const int SigCont = 18;
+    public const int SigStop = 19;
 
     /// <summary>Sends <paramref name="signal"/> to the process group led by <paramref name="pid"/>; false if it is gone.</summary>
     public static bool SendToGroup(int pid, int signal) => Kill(-pid, signal) == 0 || Kill(pid, signal) == 0;

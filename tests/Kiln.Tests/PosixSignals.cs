@@ -1,13 +1,10 @@
-using System.Runtime.InteropServices;
+using Kiln.AppHost.Launching;
 
 namespace Kiln.Tests;
 
-/// <summary>Signals .NET's Process API does not send: freezing and thawing a process or its whole group.</summary>
+/// <summary>Freezing and thawing a process with everything it started, as a hung server looks to its clients.</summary>
 internal static class PosixSignals
 {
-    public const int Stop = 19;
-    public const int Continue = 18;
-
     /// <summary>
     /// Sends <paramref name="signal"/> to a process and then to all its descendants (a process group would
     /// not do: PostgreSQL's backends each lead a group of their own). The parent goes first, so a frozen
@@ -15,9 +12,9 @@ internal static class PosixSignals
     /// </summary>
     public static void SendToTree(int root, int signal)
     {
-        if (Kill(root, signal) != 0)
+        if (!Signals.Send(root, signal))
         {
-            throw new InvalidOperationException($"kill({root}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+            throw new InvalidOperationException($"process {root} could not be sent signal {signal}");
         }
 
         foreach (var child in ChildrenOf(root))
@@ -25,7 +22,6 @@ internal static class PosixSignals
             SendToTree(child, signal);
         }
     }
-
     private static IEnumerable<int> ChildrenOf(int parent)
     {
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
@@ -52,8 +48,4 @@ internal static class PosixSignals
             }
         }
     }
-
-    // DllImport rather than LibraryImport: the test project need not allow unsafe code for one int-only call.
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 }

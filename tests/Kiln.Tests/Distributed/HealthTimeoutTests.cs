@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Kiln.AppHost.Launching;
 using Kiln.AppHost.Resources;
 using Kiln.AppHost.Testing;
 using Xunit.Abstractions;
@@ -25,7 +26,7 @@ public sealed class HealthTimeoutTests(PlatformFixture platform, ITestOutputHelp
         var pg = platform.App.Resource<PostgresServerResource>("pg");
         var server = pg.Pid ?? throw new InvalidOperationException("pg has no process");
         using var http = platform.App.CreateHttpClient("api");
-        PosixSignals.SendToTree(server, PosixSignals.Stop); // the server and every backend
+        PosixSignals.SendToTree(server, Signals.SigStop); // the server and every backend
         try
         {
             var clock = Stopwatch.StartNew();
@@ -40,7 +41,7 @@ public sealed class HealthTimeoutTests(PlatformFixture platform, ITestOutputHelp
         }
         finally
         {
-            PosixSignals.SendToTree(server, PosixSignals.Continue);
+            PosixSignals.SendToTree(server, Signals.SigCont);
         }
 
         await Eventually.TrueAsync(async () => (await http.GetAsync("/health")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(30),

@@ -103,13 +103,12 @@ public sealed class LatestValueRepairTests(PostgresServerFixture postgres) : ICl
     [Fact]
     public async Task A_redis_that_hangs_holds_up_one_batch_for_the_write_bound_and_no_more()
     {
-        const int SigStop = 19, SigCont = 18;
         await using var server = await RedisServerFixture.StartNewAsync();
         await using var cache = await server.ConnectAsync();
         var (latest, repair, _) = Create(cache);
         var sensors = NewSensors(2);
 
-        Assert.True(Signals.Send(server.ProcessId!.Value, SigStop));
+        Assert.True(Signals.Send(server.ProcessId!.Value, Signals.SigStop));
         TimeSpan first, second;
         try
         {
@@ -122,7 +121,7 @@ public sealed class LatestValueRepairTests(PostgresServerFixture postgres) : ICl
         }
         finally
         {
-            Signals.Send(server.ProcessId!.Value, SigCont);
+            Signals.Send(server.ProcessId!.Value, Signals.SigCont);
         }
 
         Assert.InRange(first, Options.WriteTimeout, Options.WriteTimeout + TimeSpan.FromMilliseconds(500));

@@ -72,7 +72,6 @@ public sealed class LatestValueStoreTests(RedisServerFixture redis, PostgresServ
     [Fact]
     public async Task A_cache_that_hangs_costs_a_few_bounded_reads_then_none_until_it_answers_again()
     {
-        const int SigStop = 19, SigCont = 18;
         var sensor = NewSensor();
         await StoreAsync(sensor, T0, 1.0);
         await using var server = await RedisServerFixture.StartNewAsync();
@@ -82,7 +81,7 @@ public sealed class LatestValueStoreTests(RedisServerFixture redis, PostgresServ
         Assert.Equal(2.5, (await store.FindAsync(sensor, CancellationToken.None))!.Value);
 
         // Stopped, not killed: the connection stays open and every command waits, as with a hung server or a half-open socket.
-        Assert.True(Signals.Send(server.ProcessId!.Value, SigStop));
+        Assert.True(Signals.Send(server.ProcessId!.Value, Signals.SigStop));
         try
         {
             Assert.True(cache.IsConnected);
@@ -105,7 +104,7 @@ public sealed class LatestValueStoreTests(RedisServerFixture redis, PostgresServ
         }
         finally
         {
-            Signals.Send(server.ProcessId!.Value, SigCont);
+            Signals.Send(server.ProcessId!.Value, Signals.SigCont);
         }
 
         // After the break a probe finds Redis answering again, and the cache serves once more.
