@@ -7,16 +7,23 @@ internal sealed record TopicSpec(string Name, int Partitions)
     public override string ToString() => $"{Name}({Partitions})";
 }
 
-/// <summary>Command line: <c>[--brokers N] [--topic name:partitions]... [--port-file PATH]</c>.</summary>
+/// <summary>
+/// Command line: <c>[--brokers N] [--topic name:partitions]... [--port-file PATH] [--advertise host:port]</c>.
+/// <c>--advertise</c> is the address clients are told to use instead of the broker's own ephemeral port
+/// (a forwarder's, which stays the same when the broker is restarted behind it).
+/// </summary>
 internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topics, string? PortFile)
 {
-    public const string Usage = "usage: Kiln.DevKafka [--brokers N] [--topic name:partitions]... [--port-file PATH]";
+    public const string Usage = "usage: Kiln.DevKafka [--brokers N] [--topic name:partitions]... [--port-file PATH] [--advertise host:port]";
+
+    public (string Host, int Port)? Advertise { get; init; }
 
     public static BrokerOptions Parse(IReadOnlyList<string> args)
     {
         var brokers = 1;
         var topics = new List<TopicSpec>();
         string? portFile = null;
+        (string, int)? advertise = null;
 
         for (var i = 0; i < args.Count; i++)
         {
@@ -31,12 +38,20 @@ internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topic
                 case "--port-file":
                     portFile = ValueAfter(args, ref i);
                     break;
+                case "--advertise":
+                    advertise = ParseAddress(ValueAfter(args, ref i), "--advertise");
+                    break;
                 default:
                     throw new ArgumentException($"unknown argument '{args[i]}'");
             }
         }
 
-        return new BrokerOptions(brokers, topics, portFile);
+        if (advertise is not null && brokers != 1)
+        {
+            throw new ArgumentException("--advertise names one address, so it needs --brokers 1");
+        }
+
+        return new BrokerOptions(brokers, topics, portFile) { Advertise = advertise };
     }
 
     private static string ValueAfter(IReadOnlyList<string> args, ref int i) =>
@@ -51,6 +66,14 @@ internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topic
         }
 
         return new TopicSpec(value[..colon], ParsePositive(value[(colon + 1)..], $"--topic {value}"));
+    }
+
+    private static (string Host, int Port) ParseAddress(string value, string option)
+    {
+        var colon = value.LastIndexOf(':');
+        return colon > 0
+            ? (value[..colon], ParsePositive(value[(colon + 1)..], $"{option} {value}"))
+            : throw new ArgumentException($"{option} '{value}' must be host:port");
     }
 
     private static int ParsePositive(string value, string what) =>

@@ -6,6 +6,7 @@ namespace Kiln.DevKafka;
 internal static class DevBroker
 {
     private const string BootstrapLinePrefix = "KAFKA_BOOTSTRAP=";
+    private const string ListenerLinePrefix = "KAFKA_LISTENER=";
 
     /// <summary>Starts the cluster, announces it, and serves until <paramref name="stopRequested"/> is signalled.</summary>
     public static void Run(BrokerOptions options, WaitHandle stopRequested)
@@ -19,15 +20,22 @@ internal static class DevBroker
             cluster.CreateTopic(topic.Name, topic.Partitions);
         }
 
+        if (options.Advertise is var (host, port))
+        {
+            cluster.Advertise(host, port);
+        }
+
         if (options.PortFile is { } portFile)
         {
             BootstrapFile.WriteAtomically(portFile, cluster.BootstrapServers);
         }
 
-        // The launcher parses this exact line; everything else on stdout is for people.
+        // Launchers parse these exact lines (the listener first); everything else on stdout is for people.
+        Console.Out.WriteLine($"{ListenerLinePrefix}{cluster.ListenerAddresses}");
         Console.Out.WriteLine($"{BootstrapLinePrefix}{cluster.BootstrapServers}");
         Console.Out.WriteLine(
-            $"dev broker ready: {cluster.BrokerCount} broker(s) at {cluster.BootstrapServers}; topics {DescribeTopics(options.Topics)}; " +
+            $"dev broker ready: {cluster.BrokerCount} broker(s) at {cluster.ListenerAddresses}, advertised as {cluster.BootstrapServers}; " +
+            $"topics {DescribeTopics(options.Topics)}; " +
             $"{started.Elapsed.TotalSeconds:0.000} s");
 
         stopRequested.WaitOne();

@@ -20,14 +20,17 @@ internal sealed unsafe class MockCluster : IDisposable
         _owner = owner;
         _cluster = cluster;
         BrokerCount = brokerCount;
-        BootstrapServers = Marshal.PtrToStringUTF8(LibRdKafka.MockClusterBootstraps(cluster))
+        ListenerAddresses = BootstrapServers = Marshal.PtrToStringUTF8(LibRdKafka.MockClusterBootstraps(cluster))
             ?? throw new InvalidOperationException("The mock cluster reported no bootstrap servers.");
     }
 
     public int BrokerCount { get; }
 
-    /// <summary>Comma-separated <c>127.0.0.1:port</c> list, one entry per broker.</summary>
-    public string BootstrapServers { get; }
+    /// <summary>Where the brokers listen (comma-separated <c>127.0.0.1:port</c>, one per broker), whatever they advertise.</summary>
+    public string ListenerAddresses { get; }
+
+    /// <summary>What clients are told: the listeners, or the advertised address once <see cref="Advertise"/> set one.</summary>
+    public string BootstrapServers { get; private set; }
 
     public static MockCluster Start(int brokerCount)
     {
@@ -55,6 +58,16 @@ internal sealed unsafe class MockCluster : IDisposable
             var reason = Marshal.PtrToStringUTF8(LibRdKafka.ErrorToString(error));
             throw new InvalidOperationException($"Creating topic '{name}' ({partitions} partitions) failed: {reason}.");
         }
+    }
+
+    /// <summary>
+    /// Metadata sends clients to <paramref name="host"/>:<paramref name="port"/> for the (only) broker, which the mock
+    /// numbers 1; it keeps listening where it does, so something there must forward to <see cref="ListenerAddresses"/>.
+    /// </summary>
+    public void Advertise(string host, int port)
+    {
+        LibRdKafka.MockBrokerSetHostPort(_cluster, 1, host, port);
+        BootstrapServers = $"{host}:{port}";
     }
 
     public void Dispose()

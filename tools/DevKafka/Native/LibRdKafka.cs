@@ -50,4 +50,8 @@ internal static unsafe partial class LibRdKafka
 
     [LibraryImport(Library, EntryPoint = "rd_kafka_mock_topic_create", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int MockTopicCreate(nint mcluster, string topic, int partitionCount, int replicationFactor);
+
+    /// <remarks>Rewrites what metadata advertises for the broker; its listener keeps its own ephemeral port.</remarks>
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_broker_set_host_port", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial void MockBrokerSetHostPort(nint mcluster, int brokerId, string host, int port);
 }
