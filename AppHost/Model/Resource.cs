@@ -73,10 +73,14 @@ internal abstract class Resource(string name)
     /// restarting resource) until the restarted process is ready, then Running again.
     /// </summary>
     internal SupervisedProcess Supervise(RunContext context, Func<ResourceLog, Task<ChildProcess>> launch,
-        Func<ChildProcess, CancellationToken, Task> waitUntilReady, TimeSpan stopGrace, Action? recovered = null) =>
+        Func<ChildProcess, CancellationToken, Task> waitUntilReady, TimeSpan stopGrace, Action? crashed = null, Action? recovered = null) =>
         new(Name, context, new SupervisedProcess.Lifecycle(launch, waitUntilReady, stopGrace)
         {
-            Crashed = _ => State = ResourceState.Starting,
+            Crashed = _ =>
+            {
+                State = ResourceState.Starting;
+                crashed?.Invoke();
+            },
             Recovered = () =>
             {
                 State = ResourceState.Running;
