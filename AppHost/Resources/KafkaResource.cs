@@ -94,12 +94,10 @@ internal sealed class KafkaResource(string name) : Resource(name), IResourceWith
     }
 
     /// <summary>The forwarder outlives a stopped broker, which may be started again behind it; it ends with the AppHost.</summary>
-    internal override async ValueTask ReleaseAsync()
+    internal override ValueTask ReleaseAsync()
     {
-        if (_forwarder is { } forwarder)
-        {
-            await forwarder.DisposeAsync();
-        }
+        _forwarder?.Dispose();
+        return ValueTask.CompletedTask;
     }
 
     internal override object? DescribeEndpoint() => new { endpoint = _existing ?? (_forwarder is null ? null : ConnectionString) };
