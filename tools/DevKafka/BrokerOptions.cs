@@ -8,15 +8,19 @@ internal sealed record TopicSpec(string Name, int Partitions)
 }
 
 /// <summary>
-/// Command line: <c>[--brokers N] [--topic name:partitions]... [--port-file PATH] [--advertise host:port]</c>.
+/// Command line: <c>[--brokers N] [--topic name:partitions]... [--port-file PATH] [--advertise host:port] [--control-port N]</c>.
 /// <c>--advertise</c> is the address clients are told to use instead of the broker's own ephemeral port
-/// (a forwarder's, which stays the same when the broker is restarted behind it).
+/// (a forwarder's, which stays the same when the broker is restarted behind it). <c>--control-port</c> opens
+/// the fault-injection port (<see cref="ControlListener"/>) on 127.0.0.1:N, or on a free port for 0.
 /// </summary>
 internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topics, string? PortFile)
 {
-    public const string Usage = "usage: Kiln.DevKafka [--brokers N] [--topic name:partitions]... [--port-file PATH] [--advertise host:port]";
+    public const string Usage =
+        "usage: Kiln.DevKafka [--brokers N] [--topic name:partitions]... [--port-file PATH] [--advertise host:port] [--control-port N]";
 
     public (string Host, int Port)? Advertise { get; init; }
+
+    public int? ControlPort { get; init; }
 
     public static BrokerOptions Parse(IReadOnlyList<string> args)
     {
@@ -24,6 +28,7 @@ internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topic
         var topics = new List<TopicSpec>();
         string? portFile = null;
         (string, int)? advertise = null;
+        int? controlPort = null;
 
         for (var i = 0; i < args.Count; i++)
         {
@@ -41,6 +46,10 @@ internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topic
                 case "--advertise":
                     advertise = ParseAddress(ValueAfter(args, ref i), "--advertise");
                     break;
+                case "--control-port":
+                    var port = ValueAfter(args, ref i);
+                    controlPort = port == "0" ? 0 : ParsePositive(port, "--control-port");
+                    break;
                 default:
                     throw new ArgumentException($"unknown argument '{args[i]}'");
             }
@@ -51,7 +60,7 @@ internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topic
             throw new ArgumentException("--advertise names one address, so it needs --brokers 1");
         }
 
-        return new BrokerOptions(brokers, topics, portFile) { Advertise = advertise };
+        return new BrokerOptions(brokers, topics, portFile) { Advertise = advertise, ControlPort = controlPort };
     }
 
     private static string ValueAfter(IReadOnlyList<string> args, ref int i) =>

@@ -55,9 +55,18 @@ internal sealed unsafe class MockCluster : IDisposable
         var error = LibRdKafka.MockTopicCreate(_cluster, name, partitions, replicationFactor);
         if (error != LibRdKafka.NoError)
         {
-            var reason = Marshal.PtrToStringUTF8(LibRdKafka.ErrorToString(error));
-            throw new InvalidOperationException($"Creating topic '{name}' ({partitions} partitions) failed: {reason}.");
+            throw new InvalidOperationException($"Creating topic '{name}' ({partitions} partitions) failed: {Describe(error)}.");
         }
+    }
+
+    /// <summary>
+    /// Deletes the partition's records before <paramref name="beforeOffset"/>, as retention would: the log then
+    /// starts there. Returns null, or why not (no such partition, an offset past the end of the log).
+    /// </summary>
+    public string? DeleteRecords(string topic, int partition, long beforeOffset)
+    {
+        var error = LibRdKafka.MockPartitionDeleteRecords(_cluster, topic, partition, beforeOffset);
+        return error == LibRdKafka.NoError ? null : Describe(error);
     }
 
     /// <summary>
@@ -85,6 +94,8 @@ internal sealed unsafe class MockCluster : IDisposable
             _owner = 0;
         }
     }
+
+    private static string Describe(int error) => Marshal.PtrToStringUTF8(LibRdKafka.ErrorToString(error)) ?? $"error {error}";
 
     private static nint CreateOwner()
     {
