@@ -13,7 +13,8 @@ namespace Kiln.AppHost.Resources;
 /// instead, a forwarder in the AppHost (as Aspire's DCP proxies every endpoint), and the broker advertises
 /// that address. A crashed broker is restarted behind it with the topics declared again, and the services
 /// reconnect by themselves; but the broker keeps its data in memory only (like Aspire's Kafka container
-/// without a data volume), so what it held is gone, and the AppHost says so at error level.
+/// without a data volume), so what it held is gone, and the AppHost says so at error level. Its endpoint
+/// <c>control</c> is DevKafka's fault-injection port (<c>delete-records</c>), for tests.
 /// </summary>
 internal sealed class KafkaResource(string name) : Resource(name), IResourceWithConnectionString
 {
@@ -32,6 +33,9 @@ internal sealed class KafkaResource(string name) : Resource(name), IResourceWith
     /// <summary>The broker's process id while it runs.</summary>
     public int? Pid => _process?.Pid;
 
+    /// <summary>DevKafka's control port (local mode), the same across restarts.</summary>
+    public int ControlPort { get; private set; }
+
     internal override async Task StartAsync(RunContext context, CancellationToken cancellationToken)
     {
         if (context.ExistingConnectionString(Name) is { } existing)
@@ -43,7 +47,12 @@ internal sealed class KafkaResource(string name) : Resource(name), IResourceWith
 
         // Kept across restarts and stops: the services were handed this address.
         var forwarder = _forwarder ??= TcpForwarder.Start(PortAllocator.Next());
-        List<string> arguments = ["exec", ProgramPaths.Find("Kiln.DevKafka"), "--advertise", ConnectionString];
+        ControlPort = ControlPort == 0 ? PortAllocator.Next() : ControlPort;
+        List<string> arguments =
+        [
+            "exec", ProgramPaths.Find("Kiln.DevKafka"), "--advertise", ConnectionString,
+            "--control-port", ControlPort.ToString(CultureInfo.InvariantCulture),
+        ];
         foreach (var (topic, partitions) in Topics)
         {
             arguments.Add("--topic");
@@ -100,7 +109,13 @@ internal sealed class KafkaResource(string name) : Resource(name), IResourceWith
         return ValueTask.CompletedTask;
     }
 
-    internal override object? DescribeEndpoint() => new { endpoint = _existing ?? (_forwarder is null ? null : ConnectionString) };
+    internal override object? DescribeEndpoint() => _existing is not null
+        ? new { endpoint = _existing }
+        : new { endpoint = _forwarder is null ? null : ConnectionString, control = $"127.0.0.1:{ControlPort}" };
+
+    internal override IReadOnlyList<(string Name, Uri Url)> Endpoints => _existing is null && _forwarder is not null
+        ? [("tcp", new Uri($"tcp://{ConnectionString}")), ("control", new Uri($"tcp://127.0.0.1:{ControlPort}"))]
+        : [];
 }
 
 internal static class KafkaResourceExtensions

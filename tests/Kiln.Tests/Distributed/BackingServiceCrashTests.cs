@@ -4,6 +4,8 @@ using Kiln.AppHost.Launching;
 using Kiln.AppHost.Model;
 using Kiln.AppHost.Resources;
 using Kiln.AppHost.Testing;
+using Kiln.Shared;
+using Kiln.Tests.Kafka;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 
@@ -68,11 +70,14 @@ public sealed class BackingServiceCrashTests(BackingServiceCrashTests.CrashPlatf
         var sensor = await StoreAReadingAsync("kiln7.crash.kafka");
         var kafka = platform.App.Resource<KafkaResource>("kafka");
         var bootstrap = await platform.App.GetConnectionStringAsync("kafka");
+        var control = platform.App.GetEndpoint("kafka", "control");
         var errorsBefore = platform.App.Context.Logs["apphost"].Errors().Count;
 
         await KillAndAwaitRestartAsync(kafka, () => kafka.Pid);
 
         Assert.Equal(bootstrap, await platform.App.GetConnectionStringAsync("kafka"));
+        Assert.Equal(control, platform.App.GetEndpoint("kafka", "control"));
+        Assert.Equal("ok", await DevKafkaControl.SendAsync(control, $"delete-records {Topology.Topics.Readings} 0 0")); // deletes nothing
         Assert.Contains(platform.App.Context.Logs["apphost"].Errors().Skip(errorsBefore),
             line => line.Contains("every message it held is gone", StringComparison.Ordinal)
                 && line.Contains("readings the Api acknowledged that the Worker had not stored yet", StringComparison.Ordinal));
