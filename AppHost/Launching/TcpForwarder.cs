@@ -86,9 +86,15 @@ internal sealed class TcpForwarder : IDisposable
             {
                 client = _listener.Accept();
             }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            catch (ObjectDisposedException)
             {
-                continue; // disposed (the loop ends), or a connection reset before it was accepted
+                return;
+            }
+            catch (SocketException)
+            {
+                // Disposed, a connection reset before it was accepted, or out of descriptors: never a busy loop.
+                Thread.Sleep(10);
+                continue;
             }
 
             var port = _targetPort;
