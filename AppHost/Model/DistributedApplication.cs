@@ -290,6 +290,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
         foreach (var resource in Resources)
         {
             resource.State = ResourceState.Finished;
+            await resource.ReleaseAsync();
         }
 
         // Last: the services flush their telemetry as they stop.

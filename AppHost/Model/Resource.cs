@@ -63,6 +63,12 @@ internal abstract class Resource(string name)
     internal abstract object? DescribeEndpoint();
 
     /// <summary>
+    /// Its named endpoints once allocated, the primary one first, named as Aspire's endpoint annotations are
+    /// (a project's <c>http</c>; a backing service's <c>tcp</c>): what <c>GetEndpoint</c> hands tests.
+    /// </summary>
+    internal virtual IReadOnlyList<(string Name, Uri Url)> Endpoints => [];
+
+    /// <summary>
     /// Asks a running resource whether it is healthy now: null when it is, else the problem. A backing
     /// service is healthy once it started (its start waits for its readiness probe); a project overrides this.
     /// </summary>
@@ -73,10 +79,14 @@ internal abstract class Resource(string name)
     /// restarting resource) until the restarted process is ready, then Running again.
     /// </summary>
     internal SupervisedProcess Supervise(RunContext context, Func<ResourceLog, Task<ChildProcess>> launch,
-        Func<ChildProcess, CancellationToken, Task> waitUntilReady, TimeSpan stopGrace, Action? recovered = null) =>
+        Func<ChildProcess, CancellationToken, Task> waitUntilReady, TimeSpan stopGrace, Action? crashed = null, Action? recovered = null) =>
         new(Name, context, new SupervisedProcess.Lifecycle(launch, waitUntilReady, stopGrace)
         {
-            Crashed = _ => State = ResourceState.Starting,
+            Crashed = _ =>
+            {
+                State = ResourceState.Starting;
+                crashed?.Invoke();
+            },
             Recovered = () =>
             {
                 State = ResourceState.Running;

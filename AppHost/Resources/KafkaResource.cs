@@ -1,69 +1,121 @@
+using System.Globalization;
 using Kiln.AppHost.Health;
 using Kiln.AppHost.Launching;
 using Kiln.AppHost.Model;
+using Kiln.AppHost.Provisioning;
 
 namespace Kiln.AppHost.Resources;
 
 /// <summary>
 /// Kafka. Local mode runs Kiln's development broker (tools/DevKafka: the mock cluster of librdkafka.redist's
-/// build, in a process of its own) with the declared topics; nothing needs installing on the machine. Its data
-/// lives in memory only: a restart of the AppHost starts with empty topics (PostgreSQL keeps what was consumed).
+/// build, in a process of its own) with the declared topics; nothing needs installing on the machine.
+/// The mock listens on an ephemeral port of its own choosing, so the services are handed a fixed address
+/// instead, a forwarder in the AppHost (as Aspire's DCP proxies every endpoint), and the broker advertises
+/// that address. A crashed broker is restarted behind it with the topics declared again, and the services
+/// reconnect by themselves; but the broker keeps its data in memory only (like Aspire's Kafka container
+/// without a data volume), so what it held is gone, and the AppHost says so at error level. Its endpoint
+/// <c>control</c> is DevKafka's fault-injection port (<c>delete-records</c>), for tests.
 /// </summary>
 internal sealed class KafkaResource(string name) : Resource(name), IResourceWithConnectionString
 {
-    private const string BootstrapPrefix = "KAFKA_BOOTSTRAP=";
-    private ChildProcess? _process;
-    private string? _bootstrap;
+    private const string ListenerPrefix = "KAFKA_LISTENER=";
+    private SupervisedProcess? _process;
+    private TcpForwarder? _forwarder;
+    private string? _existing;
 
     public override string Type => "kafka";
 
     internal Dictionary<string, int> Topics { get; } = new(StringComparer.Ordinal);
 
-    public string ConnectionString => _bootstrap ?? throw new InvalidOperationException($"{Name} is not running.");
+    public string ConnectionString => _existing
+        ?? (_forwarder is { } forwarder ? $"127.0.0.1:{forwarder.Port}" : throw new InvalidOperationException($"{Name} is not running."));
+
+    /// <summary>The broker's process id while it runs.</summary>
+    public int? Pid => _process?.Pid;
+
+    /// <summary>DevKafka's control port (local mode), the same across restarts.</summary>
+    public int ControlPort { get; private set; }
 
     internal override async Task StartAsync(RunContext context, CancellationToken cancellationToken)
     {
         if (context.ExistingConnectionString(Name) is { } existing)
         {
-            _bootstrap = existing;
+            _existing = existing;
             context.Say($"{Name}: existing cluster (ConnectionStrings__{Name}); nothing started. Create the topics {string.Join(", ", Topics.Keys)} there.");
             return;
         }
 
-        if (_process is not null)
-        {
-            // The mock cluster binds a new ephemeral port each time, and the services were handed the old one.
-            throw new ResourceFailedException(Name,
-                $"{Name}: the development broker cannot come back on its old address ({_bootstrap}); restart the AppHost instead.");
-        }
-
-        var broker = ProgramPaths.Find("Kiln.DevKafka");
-        var bootstrap = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        List<string> arguments = ["exec", broker];
+        // Kept across restarts and stops: the services were handed this address.
+        var forwarder = _forwarder ??= TcpForwarder.Start(PortAllocator.Next());
+        ControlPort = ControlPort == 0 ? PortAllocator.Next() : ControlPort;
+        List<string> arguments =
+        [
+            "exec", ProgramPaths.Find("Kiln.DevKafka"), "--advertise", ConnectionString,
+            "--control-port", ControlPort.ToString(CultureInfo.InvariantCulture),
+        ];
         foreach (var (topic, partitions) in Topics)
         {
             arguments.Add("--topic");
             arguments.Add($"{topic}:{partitions}");
         }
 
-        _process = await ChildProcess.StartAsync(new ProcessSpec(DotnetHost.Path, arguments), context.LogFor(Name), context.Processes, line =>
-        {
-            if (line.StartsWith(BootstrapPrefix, StringComparison.Ordinal))
+        var spec = new ProcessSpec(DotnetHost.Path, arguments);
+        var listener = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _process = Supervise(context,
+            log =>
             {
-                bootstrap.TrySetResult(line[BootstrapPrefix.Length..].Trim());
-            }
-        });
-
-        await HealthProbe.PollAsync(Name, _process.Exited, TimeSpan.FromSeconds(30),
-            _ => Task.FromResult(bootstrap.Task.IsCompleted ? null : "the broker has not reported its address yet"), cancellationToken);
-        _bootstrap = bootstrap.Task.Result;
-        var port = int.Parse(_bootstrap.Split(',')[0].Split(':')[^1], System.Globalization.CultureInfo.InvariantCulture);
-        await HealthProbe.WaitForTcpAsync(Name, port, _process.Exited, TimeSpan.FromSeconds(10), cancellationToken);
+                var announced = listener = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+                return ChildProcess.StartAsync(spec, log, context.Processes, line =>
+                {
+                    if (line.StartsWith(ListenerPrefix, StringComparison.Ordinal))
+                    {
+                        announced.TrySetResult(int.Parse(line.Split(',')[0].Split(':')[^1], CultureInfo.InvariantCulture));
+                    }
+                });
+            },
+            async (process, ct) =>
+            {
+                await HealthProbe.PollAsync(Name, process.Exited, TimeSpan.FromSeconds(30),
+                    _ => Task.FromResult(listener.Task.IsCompleted ? null : "the broker has not reported its address yet"), ct);
+                var port = await listener.Task;
+                await HealthProbe.WaitForTcpAsync(Name, port, process.Exited, TimeSpan.FromSeconds(10), ct);
+                forwarder.ForwardTo(port);
+            },
+            stopGrace: TimeSpan.FromSeconds(5),
+            crashed: () =>
+            {
+                forwarder.ForwardTo(0);
+                context.SayError(
+                    $"{Name}: the development broker keeps its messages in memory only, so every message it held is gone, "
+                    + "including readings the Api acknowledged that the Worker had not stored yet; "
+                    + $"it comes back on {ConnectionString} with the topics {string.Join(", ", Topics.Keys)} empty");
+            });
+        await _process.StartAsync(cancellationToken);
     }
 
-    internal override Task StopAsync() => _process?.StopAsync(TimeSpan.FromSeconds(5)) ?? Task.CompletedTask;
+    internal override async Task StopAsync()
+    {
+        _forwarder?.ForwardTo(0);
+        if (_process is { } process)
+        {
+            await process.StopAsync();
+        }
+    }
 
-    internal override object? DescribeEndpoint() => new { endpoint = _bootstrap };
+    /// <summary>The forwarder outlives a stopped broker, which may be started again behind it; it ends with the AppHost.</summary>
+    internal override ValueTask ReleaseAsync()
+    {
+        _forwarder?.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    internal override object? DescribeEndpoint() => _existing is not null
+        ? new { endpoint = _existing }
+        : new { endpoint = _forwarder is null ? null : ConnectionString, control = $"127.0.0.1:{ControlPort}" };
+
+    internal override IReadOnlyList<(string Name, Uri Url)> Endpoints => _existing is null && _forwarder is not null
+        ? [("tcp", new Uri($"tcp://{ConnectionString}")), ("control", new Uri($"tcp://127.0.0.1:{ControlPort}"))]
+        : [];
 }
 
 internal static class KafkaResourceExtensions

@@ -68,6 +68,9 @@ internal sealed class ProjectResource(string name, string program) : Resource(na
 
     internal override object? DescribeEndpoint() => new { urls = Urls.Select(u => u.ToString().TrimEnd('/')).ToArray() };
 
+    /// <summary>The first replica's, as Aspire's testing API gives a project's endpoint.</summary>
+    internal override IReadOnlyList<(string Name, Uri Url)> Endpoints => Urls.Count > 0 ? [("http", Urls[0])] : [];
+
     /// <summary>The environment of one replica: the Aspire contract plus references and explicit values.</summary>
     internal Dictionary<string, string> EnvironmentFor(ProjectReplica replica, RunContext context)
     {

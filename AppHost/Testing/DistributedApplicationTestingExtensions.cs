@@ -10,19 +10,28 @@ internal static class DistributedApplicationTestingExtensions
     public static HttpClient CreateHttpClient(this DistributedApplication app, string resourceName, string? endpointName = null) =>
         new() { BaseAddress = app.GetEndpoint(resourceName, endpointName) };
 
-    /// <summary>A project's endpoint; Kiln's projects have one, named <c>http</c>.</summary>
+    /// <summary>
+    /// A resource's endpoint by name, or its primary one: a project's <c>http</c> (its first replica's), the
+    /// broker's <c>tcp</c> (the bootstrap address) or <c>control</c> (DevKafka's fault-injection port).
+    /// </summary>
     public static Uri GetEndpoint(this DistributedApplication app, string resourceName, string? endpointName = null)
     {
         ArgumentNullException.ThrowIfNull(app);
-        if (endpointName is not (null or "http"))
+        var endpoints = app.Resource<Resource>(resourceName).Endpoints;
+        if (endpoints.Count == 0)
         {
-            throw new ArgumentException($"'{resourceName}' has no endpoint named '{endpointName}'; its only endpoint is 'http'.", nameof(endpointName));
+            throw new InvalidOperationException(app.Describe(resourceName, "has no endpoint yet (start the application first)"));
         }
 
-        var project = app.Resource<ProjectResource>(resourceName);
-        return project.Urls.Count > 0
-            ? project.Urls[0]
-            : throw new InvalidOperationException(app.Describe(resourceName, "has no endpoint yet (start the application first)"));
+        if (endpointName is null)
+        {
+            return endpoints[0].Url;
+        }
+
+        return endpoints.FirstOrDefault(e => e.Name == endpointName).Url
+            ?? throw new ArgumentException(
+                $"'{resourceName}' has no endpoint named '{endpointName}'; its endpoints: {string.Join(", ", endpoints.Select(e => e.Name))}.",
+                nameof(endpointName));
     }
 
     /// <summary>What a service referencing the resource receives as <c>ConnectionStrings__{name}</c>.</summary>

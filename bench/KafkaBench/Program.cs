@@ -8,10 +8,12 @@ using Kiln.ServiceDefaults.Kafka;
 //   dotnet run --project bench/KafkaBench -- join    BOOTSTRAP bench [--members 2] [--stagger-ms 300] [--session-ms 3000] [--cooperative]
 //   dotnet run --project bench/KafkaBench -- latency BOOTSTRAP bench [--batch 1000] [--rounds 50]
 //   dotnet run --project bench/KafkaBench -- e2e     BOOTSTRAP bench [--rounds 50]
+//   dotnet run --project bench/KafkaBench -- drain   BOOTSTRAP bench       (after a fill: one group consumer reads it all)
+//   dotnet run --project bench/KafkaBench -- forward PORT LISTENER_PORT     (the AppHost's forwarder; DevKafka --advertise 127.0.0.1:PORT)
 // Use a fresh topic for each fill: it stops when the broker first drops data.
 if (args.Length < 3)
 {
-    Console.Error.WriteLine("usage: Kiln.KafkaBench fill|join|latency|e2e BOOTSTRAP TOPIC [options]; see Program.cs");
+    Console.Error.WriteLine("usage: Kiln.KafkaBench fill|join|latency|e2e|drain BOOTSTRAP TOPIC [options], or forward PORT LISTENER_PORT; see Program.cs");
     return 2;
 }
 
@@ -35,6 +37,12 @@ switch (mode)
         break;
     case "latency":
         await Latency.ProduceAsync(bootstrap, topic, Option("--batch", 1000), Option("--rounds", 50));
+        break;
+    case "drain":
+        Drain.Run(bootstrap, topic);
+        break;
+    case "forward":
+        await Forward.RunAsync(int.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture));
         break;
     case "e2e":
         await Latency.EndToEndAsync(bootstrap, topic, Option("--rounds", 50));

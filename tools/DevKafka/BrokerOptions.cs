@@ -7,16 +7,28 @@ internal sealed record TopicSpec(string Name, int Partitions)
     public override string ToString() => $"{Name}({Partitions})";
 }
 
-/// <summary>Command line: <c>[--brokers N] [--topic name:partitions]... [--port-file PATH]</c>.</summary>
+/// <summary>
+/// Command line: <c>[--brokers N] [--topic name:partitions]... [--port-file PATH] [--advertise host:port] [--control-port N]</c>.
+/// <c>--advertise</c> is the address clients are told to use instead of the broker's own ephemeral port
+/// (a forwarder's, which stays the same when the broker is restarted behind it). <c>--control-port</c> opens
+/// the fault-injection port (<see cref="ControlListener"/>) on 127.0.0.1:N, or on a free port for 0.
+/// </summary>
 internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topics, string? PortFile)
 {
-    public const string Usage = "usage: Kiln.DevKafka [--brokers N] [--topic name:partitions]... [--port-file PATH]";
+    public const string Usage =
+        "usage: Kiln.DevKafka [--brokers N] [--topic name:partitions]... [--port-file PATH] [--advertise host:port] [--control-port N]";
+
+    public (string Host, int Port)? Advertise { get; init; }
+
+    public int? ControlPort { get; init; }
 
     public static BrokerOptions Parse(IReadOnlyList<string> args)
     {
         var brokers = 1;
         var topics = new List<TopicSpec>();
         string? portFile = null;
+        (string, int)? advertise = null;
+        int? controlPort = null;
 
         for (var i = 0; i < args.Count; i++)
         {
@@ -31,12 +43,24 @@ internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topic
                 case "--port-file":
                     portFile = ValueAfter(args, ref i);
                     break;
+                case "--advertise":
+                    advertise = ParseAddress(ValueAfter(args, ref i), "--advertise");
+                    break;
+                case "--control-port":
+                    var port = ValueAfter(args, ref i);
+                    controlPort = port == "0" ? 0 : ParsePositive(port, "--control-port");
+                    break;
                 default:
                     throw new ArgumentException($"unknown argument '{args[i]}'");
             }
         }
 
-        return new BrokerOptions(brokers, topics, portFile);
+        if (advertise is not null && brokers != 1)
+        {
+            throw new ArgumentException("--advertise names one address, so it needs --brokers 1");
+        }
+
+        return new BrokerOptions(brokers, topics, portFile) { Advertise = advertise, ControlPort = controlPort };
     }
 
     private static string ValueAfter(IReadOnlyList<string> args, ref int i) =>
@@ -51,6 +75,14 @@ internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topic
         }
 
         return new TopicSpec(value[..colon], ParsePositive(value[(colon + 1)..], $"--topic {value}"));
+    }
+
+    private static (string Host, int Port) ParseAddress(string value, string option)
+    {
+        var colon = value.LastIndexOf(':');
+        return colon > 0
+            ? (value[..colon], ParsePositive(value[(colon + 1)..], $"{option} {value}"))
+            : throw new ArgumentException($"{option} '{value}' must be host:port");
     }
 
     private static int ParsePositive(string value, string what) =>

@@ -6,6 +6,8 @@ namespace Kiln.DevKafka;
 internal static class DevBroker
 {
     private const string BootstrapLinePrefix = "KAFKA_BOOTSTRAP=";
+    private const string ListenerLinePrefix = "KAFKA_LISTENER=";
+    private const string ControlLinePrefix = "KAFKA_CONTROL=";
 
     /// <summary>Starts the cluster, announces it, and serves until <paramref name="stopRequested"/> is signalled.</summary>
     public static void Run(BrokerOptions options, WaitHandle stopRequested)
@@ -19,15 +21,33 @@ internal static class DevBroker
             cluster.CreateTopic(topic.Name, topic.Partitions);
         }
 
+        if (options.Advertise is var (host, port))
+        {
+            cluster.Advertise(host, port);
+        }
+
         if (options.PortFile is { } portFile)
         {
             BootstrapFile.WriteAtomically(portFile, cluster.BootstrapServers);
         }
 
-        // The launcher parses this exact line; everything else on stdout is for people.
+        // Declared after the cluster, so disposed before it: no command acts on a destroyed cluster.
+        using var control = options.ControlPort is { } controlPort
+            ? ControlListener.Start(controlPort, line => ControlCommands.Execute(cluster, line))
+            : null;
+
+        // Launchers parse these exact lines (the bootstrap line last: ready); everything else on stdout is for people.
+        Console.Out.WriteLine($"{ListenerLinePrefix}{cluster.ListenerAddresses}");
+        if (control is not null)
+        {
+            Console.Out.WriteLine($"{ControlLinePrefix}127.0.0.1:{control.Port}");
+        }
+
         Console.Out.WriteLine($"{BootstrapLinePrefix}{cluster.BootstrapServers}");
         Console.Out.WriteLine(
-            $"dev broker ready: {cluster.BrokerCount} broker(s) at {cluster.BootstrapServers}; topics {DescribeTopics(options.Topics)}; " +
+            $"dev broker ready: {cluster.BrokerCount} broker(s) at {cluster.ListenerAddresses}" +
+            (options.Advertise is null ? "; " : $", advertised as {cluster.BootstrapServers}; ") +
+            $"topics {DescribeTopics(options.Topics)}; " +
             $"{started.Elapsed.TotalSeconds:0.000} s");
 
         stopRequested.WaitOne();

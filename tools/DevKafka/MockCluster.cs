@@ -20,14 +20,17 @@ internal sealed unsafe class MockCluster : IDisposable
         _owner = owner;
         _cluster = cluster;
         BrokerCount = brokerCount;
-        BootstrapServers = Marshal.PtrToStringUTF8(LibRdKafka.MockClusterBootstraps(cluster))
+        ListenerAddresses = BootstrapServers = Marshal.PtrToStringUTF8(LibRdKafka.MockClusterBootstraps(cluster))
             ?? throw new InvalidOperationException("The mock cluster reported no bootstrap servers.");
     }
 
     public int BrokerCount { get; }
 
-    /// <summary>Comma-separated <c>127.0.0.1:port</c> list, one entry per broker.</summary>
-    public string BootstrapServers { get; }
+    /// <summary>Where the brokers listen (comma-separated <c>127.0.0.1:port</c>, one per broker), whatever they advertise.</summary>
+    public string ListenerAddresses { get; }
+
+    /// <summary>What clients are told: the listeners, or the advertised address once <see cref="Advertise"/> set one.</summary>
+    public string BootstrapServers { get; private set; }
 
     public static MockCluster Start(int brokerCount)
     {
@@ -52,9 +55,28 @@ internal sealed unsafe class MockCluster : IDisposable
         var error = LibRdKafka.MockTopicCreate(_cluster, name, partitions, replicationFactor);
         if (error != LibRdKafka.NoError)
         {
-            var reason = Marshal.PtrToStringUTF8(LibRdKafka.ErrorToString(error));
-            throw new InvalidOperationException($"Creating topic '{name}' ({partitions} partitions) failed: {reason}.");
+            throw new InvalidOperationException($"Creating topic '{name}' ({partitions} partitions) failed: {Describe(error)}.");
         }
+    }
+
+    /// <summary>
+    /// Deletes the partition's records before <paramref name="beforeOffset"/>, as retention would: the log then
+    /// starts there. Returns null, or why not (no such partition, an offset past the end of the log).
+    /// </summary>
+    public string? DeleteRecords(string topic, int partition, long beforeOffset)
+    {
+        var error = LibRdKafka.MockPartitionDeleteRecords(_cluster, topic, partition, beforeOffset);
+        return error == LibRdKafka.NoError ? null : Describe(error);
+    }
+
+    /// <summary>
+    /// Metadata sends clients to <paramref name="host"/>:<paramref name="port"/> for the (only) broker, which the mock
+    /// numbers 1; it keeps listening where it does, so something there must forward to <see cref="ListenerAddresses"/>.
+    /// </summary>
+    public void Advertise(string host, int port)
+    {
+        LibRdKafka.MockBrokerSetHostPort(_cluster, 1, host, port);
+        BootstrapServers = $"{host}:{port}";
     }
 
     public void Dispose()
@@ -72,6 +94,8 @@ internal sealed unsafe class MockCluster : IDisposable
             _owner = 0;
         }
     }
+
+    private static string Describe(int error) => Marshal.PtrToStringUTF8(LibRdKafka.ErrorToString(error)) ?? $"error {error}";
 
     private static nint CreateOwner()
     {

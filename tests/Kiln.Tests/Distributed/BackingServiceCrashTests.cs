@@ -4,6 +4,8 @@ using Kiln.AppHost.Launching;
 using Kiln.AppHost.Model;
 using Kiln.AppHost.Resources;
 using Kiln.AppHost.Testing;
+using Kiln.Shared;
+using Kiln.Tests.Kafka;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 
@@ -13,8 +15,8 @@ namespace Kiln.Tests.Distributed;
 /// A backing service killed with SIGKILL is reported and restarted by the AppHost on the same address,
 /// and the services carry on without being restarted themselves (issue 6). Each test kills one service
 /// of a platform of their own, so the shared platform's data is never touched. The development broker
-/// is not restarted yet: a restarted mock starts its offsets at 0 again, and a consumer whose position
-/// lies inside the new log would silently skip what comes before it.
+/// comes back behind the same bootstrap address but empty (it keeps its messages in memory only), which
+/// the AppHost reports at error level.
 /// </summary>
 [Collection(PlatformTestGroup.Name)]
 public sealed class BackingServiceCrashTests(BackingServiceCrashTests.CrashPlatform platform, ITestOutputHelper output)
@@ -60,6 +62,28 @@ public sealed class BackingServiceCrashTests(BackingServiceCrashTests.CrashPlatf
 
         await PostAndAwaitStoredAsync(sensor, expected: 2);
         Assert.Equal(2.0, (await platform.Api.GetAsync($"/api/v1/sensors/{sensor}/latest")).GetProperty("value").GetDouble());
+    }
+
+    [Fact]
+    public async Task A_killed_broker_is_restarted_on_its_address()
+    {
+        var sensor = await StoreAReadingAsync("kiln7.crash.kafka");
+        var kafka = platform.App.Resource<KafkaResource>("kafka");
+        var bootstrap = await platform.App.GetConnectionStringAsync("kafka");
+        var control = platform.App.GetEndpoint("kafka", "control");
+        var errorsBefore = platform.App.Context.Logs["apphost"].Errors().Count;
+
+        await KillAndAwaitRestartAsync(kafka, () => kafka.Pid);
+
+        Assert.Equal(bootstrap, await platform.App.GetConnectionStringAsync("kafka"));
+        Assert.Equal(control, platform.App.GetEndpoint("kafka", "control"));
+        Assert.Equal("ok", await DevKafkaControl.SendAsync(control, $"delete-records {Topology.Topics.Readings} 0 0")); // deletes nothing
+        Assert.Contains(platform.App.Context.Logs["apphost"].Errors().Skip(errorsBefore),
+            line => line.Contains("every message it held is gone", StringComparison.Ordinal)
+                && line.Contains("readings the Api acknowledged that the Worker had not stored yet", StringComparison.Ordinal));
+        // The producer and the consumers find the new broker behind the old address; what the Worker stored
+        // before the kill stays in PostgreSQL.
+        await PostAndAwaitStoredAsync(sensor, expected: 2);
     }
 
     public void Dispose() => platform.App.WriteLogs(output);

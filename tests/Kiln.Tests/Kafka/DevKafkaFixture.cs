@@ -12,6 +12,7 @@ public sealed class DevKafkaFixture : IAsyncLifetime
     public const string TracingTopic = "kiln.test.tracing";
     public const string MetricsTopic = "kiln.test.metrics";
     public const string ProcessingTopic = "kiln.test.processing";
+    public const string GapTopic = "kiln.test.gap";
 
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
@@ -22,13 +23,16 @@ public sealed class DevKafkaFixture : IAsyncLifetime
 
     public int ProcessId => _broker?.Id ?? throw new InvalidOperationException("The dev broker is not running.");
 
+    /// <summary>The broker's control port, for fault injection (<see cref="DevKafkaControl"/>).</summary>
+    public Uri ControlEndpoint => _broker?.ControlEndpoint ?? throw new InvalidOperationException("The dev broker has no control port.");
+
     public async Task InitializeAsync()
     {
         // Before any test of this process builds a client of its own (the registrations do this themselves).
         KafkaNativeLibrary.Load();
         _broker = await DevKafkaProcess.StartAsync(
             ["--topic", $"{RoundTripTopic}:6", "--topic", $"{ResumeTopic}:3", "--topic", $"{TracingTopic}:1", "--topic", $"{MetricsTopic}:2",
-                "--topic", $"{ProcessingTopic}:1"],
+                "--topic", $"{ProcessingTopic}:1", "--topic", $"{GapTopic}:2", "--control-port", "0"],
             ReadyTimeout);
     }
 

@@ -12,6 +12,7 @@ namespace Kiln.Tests.Kafka;
 internal sealed class DevKafkaProcess : IAsyncDisposable
 {
     private const string BootstrapPrefix = "KAFKA_BOOTSTRAP=";
+    private const string ControlPrefix = "KAFKA_CONTROL=";
     private const int SigTerm = 15;
 
     private readonly Process _process;
@@ -27,6 +28,12 @@ internal sealed class DevKafkaProcess : IAsyncDisposable
     }
 
     public string BootstrapServers { get; }
+
+    /// <summary><c>tcp://127.0.0.1:port</c> of the control port, when the broker was started with <c>--control-port</c>.</summary>
+    public Uri? ControlEndpoint =>
+        _output.FirstOrDefault(line => line.StartsWith(ControlPrefix, StringComparison.Ordinal)) is { } line
+            ? new Uri($"tcp://{line[ControlPrefix.Length..]}")
+            : null;
 
     public int Id => _process.Id;
 

@@ -50,4 +50,15 @@ internal static unsafe partial class LibRdKafka
 
     [LibraryImport(Library, EntryPoint = "rd_kafka_mock_topic_create", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int MockTopicCreate(nint mcluster, string topic, int partitionCount, int replicationFactor);
+
+    /// <remarks>Rewrites what metadata advertises for the broker; its listener keeps its own ephemeral port.</remarks>
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_broker_set_host_port", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial void MockBrokerSetHostPort(nint mcluster, int brokerId, string host, int port);
+
+    /// <remarks>
+    /// Moves the partition's log start offset to <paramref name="beforeOffset"/> (batches wholly before it go).
+    /// UNKNOWN_TOPIC_OR_PART for a missing partition, OFFSET_OUT_OF_RANGE past the end of the log.
+    /// </remarks>
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_partition_delete_records", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int MockPartitionDeleteRecords(nint mcluster, string topic, int partition, long beforeOffset);
 }
