@@ -41,7 +41,7 @@ internal sealed class TcpForwarder : IDisposable
     /// <summary>The port clients are given; it never changes.</summary>
     public int Port { get; }
 
-    /// <summary>Listens on 127.0.0.1:<paramref name="port"/>; closes what it accepts until <see cref="ForwardTo"/>.</summary>
+    /// <summary>Listens on 127.0.0.1:<paramref name="port"/> (0: one the kernel picks, see <see cref="Port"/>); closes what it accepts until <see cref="ForwardTo"/>.</summary>
     public static TcpForwarder Start(int port)
     {
         var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

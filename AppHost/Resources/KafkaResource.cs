@@ -45,8 +45,9 @@ internal sealed class KafkaResource(string name) : Resource(name), IResourceWith
             return;
         }
 
-        // Kept across restarts and stops: the services were handed this address.
-        var forwarder = _forwarder ??= TcpForwarder.Start(PortAllocator.Next());
+        // Kept across restarts and stops: the services were handed this address. Port 0: the kernel picks it as it binds,
+        // so no other process can take it between choosing and binding (it happened under load with a port chosen first).
+        var forwarder = _forwarder ??= TcpForwarder.Start(0);
         ControlPort = ControlPort == 0 ? PortAllocator.Next() : ControlPort;
         List<string> arguments =
         [

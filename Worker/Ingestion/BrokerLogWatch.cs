@@ -39,6 +39,7 @@ internal sealed class BrokerLogWatch(
                 if (_last is { } before && now.Replaces(before) is { } cause)
                 {
                     Replaced(before, cause);
+                    assignment.RewindOnAssignment(now.Partitions.Select(p => new TopicPartition(Topology.Topics.Readings, p.Partition)));
                 }
 
                 _last = now;

@@ -21,11 +21,15 @@ internal sealed class ReadingConsumer(
     LatestValueCache cache,
     DeadLetterWriter deadLetters,
     BrokerLogWatch logWatch,
+    PartitionAssignment assignment,
     ReadingLoss loss,
     IngestionOptions options,
     ILogger<ReadingConsumer> logger) : BackgroundService
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
+
+    /// <summary>Per partition, the offset after the last stored message, until it is committed.</summary>
+    private readonly Dictionary<TopicPartition, long> _stored = [];
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         // Consume() blocks; give the loop a thread of its own rather than a pool thread.
@@ -50,8 +54,10 @@ internal sealed class ReadingConsumer(
                 if (batch.Count > 0)
                 {
                     await ProcessAsync(batch, stoppingToken);
-                    Commit(batch);
+                    Stored(batch);
                 }
+
+                CommitStored();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -133,6 +139,7 @@ internal sealed class ReadingConsumer(
             start = position.Value;
         }
 
+        _stored.Remove(partition);
         // The error stopped the partition's fetcher, which a seek cannot restart; assigning it again at the offset does.
         if (consumer.Assignment.Contains(partition))
         {
@@ -144,6 +151,7 @@ internal sealed class ReadingConsumer(
     /// <summary>After the broker's log was replaced, reads every held partition again from its beginning (storing is idempotent).</summary>
     private void RewindHeldPartitions()
     {
+        _stored.Clear(); // offsets of the lost log mean nothing in the new one
         foreach (var partition in consumer.Assignment)
         {
             consumer.Seek(new TopicPartitionOffset(partition, Offset.Beginning));
@@ -193,21 +201,42 @@ internal sealed class ReadingConsumer(
         logger.LogDebug("Stored {Inserted} new of {Count} readings", inserted, readings.Count);
     }
 
-    /// <summary>Commits, per partition, the offset after the last message of the batch.</summary>
-    private void Commit(List<ConsumeResult<string, byte[]>> batch)
+    /// <summary>Notes, per partition, the offset after the last message of a stored batch: what is to be committed.</summary>
+    private void Stored(List<ConsumeResult<string, byte[]>> batch)
     {
-        var offsets = batch
-            .GroupBy(m => m.TopicPartition)
-            .Select(g => new TopicPartitionOffset(g.Key, g.Max(m => m.Offset.Value) + 1))
-            .ToList();
+        foreach (var partition in batch.GroupBy(m => m.TopicPartition))
+        {
+            _stored[partition.Key] = partition.Max(m => m.Offset.Value) + 1;
+        }
+    }
+
+    /// <summary>
+    /// Commits what was stored on the partitions this replica still holds. A commit refused during a rebalance is tried
+    /// again on the next turn of the loop, batch or not: a partition that then goes quiet would otherwise keep a
+    /// committed offset behind what is stored (seen as lag by the Api, and stored again after the next restart).
+    /// </summary>
+    private void CommitStored()
+    {
+        if (_stored.Count == 0)
+        {
+            return;
+        }
+
+        var held = consumer.Assignment.ToHashSet();
+        var offsets = _stored.Where(p => held.Contains(p.Key)).Select(p => new TopicPartitionOffset(p.Key, p.Value)).ToList();
         try
         {
-            consumer.Commit(offsets);
+            if (offsets.Count > 0)
+            {
+                consumer.Commit(offsets);
+                assignment.Committed(offsets.Select(o => o.TopicPartition));
+            }
+
+            _stored.Clear(); // what is no longer held is its new owner's to commit
         }
         catch (KafkaException ex)
         {
-            // A rebalance can refuse the commit; the batch is then redelivered and stored again as a no-op.
-            logger.LogWarning("Offset commit refused ({Reason}); the batch will be redelivered and deduplicated", ex.Error.Reason);
+            logger.LogDebug("Offset commit refused ({Reason}); tried again on the next turn", ex.Error.Reason);
         }
     }
 

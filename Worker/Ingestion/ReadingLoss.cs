@@ -33,7 +33,8 @@ internal sealed class ReadingLoss(TimeProvider clock, IMeterFactory meters, ILog
     public void Replaced(string topic, int partition, long position, long lostAtLeast, string cause)
     {
         Record(lostAtLeast, partition,
-            $"{topic} partition {partition} was replaced by a new, empty log ({cause}); the Worker was at offset {position:N0}. " +
+            $"{topic} partition {partition} was replaced by a new, empty log ({cause}); " +
+            (position >= 0 ? $"the Worker was at offset {position:N0}. " : "the Worker had not read it yet. ") +
             $"What the old log held and the Worker had not stored is lost ({(lostAtLeast > 0 ? $"at least {lostAtLeast:N0} readings" : "count unknown")}). " +
             "Consumption restarts at the beginning of the new log.");
     }

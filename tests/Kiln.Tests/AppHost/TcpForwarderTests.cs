@@ -9,7 +9,7 @@ namespace Kiln.Tests.AppHost;
 public sealed class TcpForwarderTests : IDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
-    private readonly TcpForwarder _forwarder = TcpForwarder.Start(PortAllocator.Next());
+    private readonly TcpForwarder _forwarder = TcpForwarder.Start(0);
     private readonly List<IDisposable> _owned = [];
 
     [Fact]
