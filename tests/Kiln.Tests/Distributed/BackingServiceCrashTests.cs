@@ -19,8 +19,8 @@ namespace Kiln.Tests.Distributed;
 /// the AppHost reports at error level.
 /// </summary>
 [Collection(PlatformTestGroup.Name)]
-public sealed class BackingServiceCrashTests(BackingServiceCrashTests.CrashPlatform platform, ITestOutputHelper output)
-    : IClassFixture<BackingServiceCrashTests.CrashPlatform>, IDisposable
+public sealed class BackingServiceCrashTests(OwnPlatformFixture platform, ITestOutputHelper output)
+    : IClassFixture<OwnPlatformFixture>, IDisposable
 {
     private static readonly TimeSpan Recovery = TimeSpan.FromSeconds(60);
 
@@ -132,20 +132,4 @@ public sealed class BackingServiceCrashTests(BackingServiceCrashTests.CrashPlatf
     private Dictionary<string, int?> ProjectPids() =>
         platform.App.Resources.OfType<ProjectResource>().SelectMany(p => p.RunningReplicas)
             .ToDictionary(r => r.DisplayName, r => r.Pid);
-
-    /// <summary>A platform of these tests' own: killing its services must not disturb the shared one.</summary>
-    public sealed class CrashPlatform : IAsyncLifetime
-    {
-        private readonly PlatformFixture _platform = new();
-
-        internal DistributedApplication App => _platform.App;
-
-        internal ApiDriver Api => _platform.Api;
-
-        public string StateDirectory => _platform.StateDirectory;
-
-        public Task InitializeAsync() => _platform.InitializeAsync();
-
-        public Task DisposeAsync() => _platform.DisposeAsync();
-    }
 }

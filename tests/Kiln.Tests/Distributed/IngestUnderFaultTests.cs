@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Kiln.AppHost.Model;
 using Kiln.AppHost.Resources;
 using Xunit.Abstractions;
 
@@ -12,8 +11,8 @@ namespace Kiln.Tests.Distributed;
 /// Worker; it must not refuse everything. These tests load the machine, so they have a platform of their own.
 /// </summary>
 [Collection(PlatformTestGroup.Name)]
-public sealed class IngestUnderFaultTests(IngestUnderFaultTests.LoadPlatform platform, ITestOutputHelper output)
-    : IClassFixture<IngestUnderFaultTests.LoadPlatform>, IDisposable
+public sealed class IngestUnderFaultTests(OwnPlatformFixture platform, ITestOutputHelper output)
+    : IClassFixture<OwnPlatformFixture>, IDisposable
 {
     private static readonly TimeSpan Run = TimeSpan.FromSeconds(20);
     private static readonly TimeSpan FaultAfter = TimeSpan.FromSeconds(6);
@@ -69,18 +68,4 @@ public sealed class IngestUnderFaultTests(IngestUnderFaultTests.LoadPlatform pla
     }
 
     public void Dispose() => platform.App.WriteLogs(output);
-
-    /// <summary>A platform of these tests' own: the load and the faults must not disturb the shared one.</summary>
-    public sealed class LoadPlatform : IAsyncLifetime
-    {
-        private readonly PlatformFixture _platform = new();
-
-        internal DistributedApplication App => _platform.App;
-
-        internal ApiDriver Api => _platform.Api;
-
-        public Task InitializeAsync() => _platform.InitializeAsync();
-
-        public Task DisposeAsync() => _platform.DisposeAsync();
-    }
 }

@@ -36,6 +36,26 @@ public sealed class PlatformFixture : IAsyncLifetime
 }
 
 /// <summary>
+/// A platform of one test class's own, for tests that kill, freeze or load its services: the shared one
+/// (<see cref="PlatformFixture"/>, the collection's) must not be disturbed. Its own type, so that xunit
+/// does not hand the class the collection's instance.
+/// </summary>
+public sealed class OwnPlatformFixture : IAsyncLifetime
+{
+    private readonly PlatformFixture _platform = new();
+
+    public string StateDirectory => _platform.StateDirectory;
+
+    internal DistributedApplication App => _platform.App;
+
+    internal ApiDriver Api => _platform.Api;
+
+    public Task InitializeAsync() => _platform.InitializeAsync();
+
+    public Task DisposeAsync() => _platform.DisposeAsync();
+}
+
+/// <summary>
 /// Platform tests boot many processes; they run one at a time, and those that only use the platform
 /// share one (<see cref="PlatformFixture"/>). Tests of the platform's own life boot their own.
 /// </summary>

@@ -84,8 +84,7 @@ public sealed class LatestValueRepairTests(PostgresServerFixture postgres) : ICl
         Assert.Equal(15, Interlocked.Read(ref _skipped)); // 3 sensors in each of 5 batches
 
         await server.StartAsync();
-        await repair.StartAsync(CancellationToken.None);
-        try
+        await WhileRepairRunsAsync(repair, async () =>
         {
             await Eventually.TrueAsync(async () => await AllCachedAsync(cache, sensors, T0.AddSeconds(5), 6.0), Deadline,
                 "every stale sensor's newest stored reading to reach Redis");
@@ -93,11 +92,7 @@ public sealed class LatestValueRepairTests(PostgresServerFixture postgres) : ICl
                 Deadline, "the Worker to be healthy again");
             Assert.True(latest.IsAvailable);
             Assert.Equal(3, Interlocked.Read(ref _repaired)); // the server came back empty: all three were behind
-        }
-        finally
-        {
-            await repair.StopAsync(CancellationToken.None);
-        }
+        });
     }
 
     [Fact]
@@ -127,16 +122,11 @@ public sealed class LatestValueRepairTests(PostgresServerFixture postgres) : ICl
         Assert.InRange(first, Options.WriteTimeout, Options.WriteTimeout + TimeSpan.FromMilliseconds(500));
         Assert.True(second < TimeSpan.FromMilliseconds(100), $"the second batch waited {second.TotalMilliseconds:0} ms: the outage was known");
 
-        await repair.StartAsync(CancellationToken.None);
-        try
+        await WhileRepairRunsAsync(repair, async () =>
         {
             await Eventually.TrueAsync(async () => await AllCachedAsync(cache, sensors, T0.AddSeconds(1), 2.0), Deadline,
                 "the newest stored readings to reach Redis once it answers again");
-        }
-        finally
-        {
-            await repair.StopAsync(CancellationToken.None);
-        }
+        });
     }
 
     [Fact]
@@ -159,12 +149,21 @@ public sealed class LatestValueRepairTests(PostgresServerFixture postgres) : ICl
         Assert.Null(stale.Count); // five sensors do not fit in two: every sensor is stale
 
         await server.StartAsync();
-        await repair.StartAsync(CancellationToken.None);
-        try
+        await WhileRepairRunsAsync(repair, async () =>
         {
             await Eventually.TrueAsync(async () => await AllCachedAsync(cache, sensors, T0, 42.0), Deadline,
                 "the walk over every sensor to repair these five");
             await Eventually.TrueAsync(() => stale.IsEmpty, Deadline, "the walk to end");
+        });
+    }
+
+    /// <summary>Runs <paramref name="check"/> while the repair loop runs, and stops the loop whatever happens.</summary>
+    private static async Task WhileRepairRunsAsync(LatestValueRepair repair, Func<Task> check)
+    {
+        await repair.StartAsync(CancellationToken.None);
+        try
+        {
+            await check();
         }
         finally
         {
