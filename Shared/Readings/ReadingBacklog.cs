@@ -17,8 +17,7 @@ public sealed record PartitionBacklog(int Partition, long LogStart, long LogEnd,
 }
 
 /// <summary>The consumer group's position on a topic, read at one moment.</summary>
-/// <param name="ClusterId">The cluster's id as the broker reports it; the development broker gets a new one each time it starts.</param>
-public sealed record ReadingBacklog(DateTimeOffset ReadAt, string? ClusterId, IReadOnlyList<PartitionBacklog> Partitions)
+public sealed record ReadingBacklog(DateTimeOffset ReadAt, IReadOnlyList<PartitionBacklog> Partitions)
 {
     public long TotalLag => Partitions.Sum(p => p.Lag);
 
@@ -26,26 +25,35 @@ public sealed record ReadingBacklog(DateTimeOffset ReadAt, string? ClusterId, IR
     public PartitionBacklog Fullest => Partitions.MaxBy(p => p.Lag)!;
 
     /// <summary>
-    /// Why this log is not the continuation of <paramref name="earlier"/>, or null when it is. Kafka never
-    /// moves a high watermark back except when it lost data (an unclean leader election, a broker that kept
-    /// its log only in memory); a new cluster id means a different broker altogether.
+    /// Why this log is not the continuation of <paramref name="earlier"/>, or null when it is. Kafka never moves a
+    /// high watermark back, never holds a commit past the end of a log, and does not forget an active group's
+    /// commits, except when the broker lost its state (a development broker that kept it in memory, an unclean
+    /// leader election). All three are looked at: by the next look a restarted broker's new log may have grown past
+    /// a partition's old end, and a commit in flight at the crash may have reached the new broker.
+    /// (The cluster id would say it best, but librdkafka keeps the first one it saw for the life of a client.)
     /// </summary>
     public string? Replaces(ReadingBacklog earlier)
     {
-        if (ClusterId is not null && earlier.ClusterId is not null && ClusterId != earlier.ClusterId)
+        var pairs = Partitions.Join(earlier.Partitions, p => p.Partition, p => p.Partition, (now, then) => (now, then)).ToList();
+        if (pairs.FirstOrDefault(p => p.now.LogEnd < p.then.LogEnd) is { now: not null } shrunk)
         {
-            return $"the cluster id changed from {earlier.ClusterId} to {ClusterId}: the broker restarted";
+            return $"partition {shrunk.now.Partition}'s end offset went back from {shrunk.then.LogEnd:N0} to {shrunk.now.LogEnd:N0}: the broker lost its log";
         }
 
-        var shrunk = Partitions.Join(earlier.Partitions, p => p.Partition, p => p.Partition, (now, then) => (now, then))
-            .FirstOrDefault(p => p.now.LogEnd < p.then.LogEnd);
-        return shrunk.now is null
-            ? null
-            : $"partition {shrunk.now.Partition}'s end offset went back from {shrunk.then.LogEnd:N0} to {shrunk.now.LogEnd:N0}: the broker lost its log";
+        if (Partitions.FirstOrDefault(p => p.Committed > p.LogEnd) is { } ahead)
+        {
+            return $"partition {ahead.Partition}'s committed offset {ahead.Committed:N0} is past its end offset {ahead.LogEnd:N0}: the broker lost its log";
+        }
+
+        var hadCommits = pairs.Count(p => p.then.Committed >= 0);
+        var forgotten = pairs.Count(p => p.then.Committed >= 0 && p.now.Committed < 0);
+        return hadCommits > 0 && forgotten * 2 >= hadCommits
+            ? $"the group's committed offsets on {forgotten} of {hadCommits} partitions are gone: the broker lost its state"
+            : null;
     }
 
     /// <summary>
-    /// Reads the topic's partitions, both watermarks of every partition and the group's committed offsets:
+    /// Reads the topic's partitions, the group's committed offsets and both watermarks of every partition:
     /// four requests to the broker, which every client (producer or consumer) can make.
     /// </summary>
     public static async Task<ReadingBacklog> ReadAsync(IAdminClient admin, string topic, string group, TimeSpan timeout)
@@ -60,14 +68,15 @@ public sealed record ReadingBacklog(DateTimeOffset ReadAt, string? ClusterId, IR
 
         var partitions = described.Partitions.Select(p => new TopicPartition(topic, p.PartitionId)).ToList();
 
+        // Commits first, the log's ends after: then no commit read can be past the end read, unless the log was lost.
+        var committed = await admin.ListConsumerGroupOffsetsAsync(
+            [new ConsumerGroupTopicPartitions(group, partitions)], new ListConsumerGroupOffsetsOptions { RequestTimeout = timeout });
         var start = ListOffsetsAsync(admin, partitions, OffsetSpec.Earliest(), timeout);
         var end = ListOffsetsAsync(admin, partitions, OffsetSpec.Latest(), timeout);
-        var committed = admin.ListConsumerGroupOffsetsAsync(
-            [new ConsumerGroupTopicPartitions(group, partitions)], new ListConsumerGroupOffsetsOptions { RequestTimeout = timeout });
-        await Task.WhenAll(start, end, committed);
+        await Task.WhenAll(start, end);
 
-        var committedOffsets = committed.Result.Single().Partitions.ToDictionary(p => p.Partition.Value, p => p.Offset.Value);
-        return new ReadingBacklog(DateTimeOffset.UtcNow, admin.ClusterId(timeout), [.. partitions.Select(p => new PartitionBacklog(
+        var committedOffsets = committed.Single().Partitions.ToDictionary(p => p.Partition.Value, p => p.Offset.Value);
+        return new ReadingBacklog(DateTimeOffset.UtcNow, [.. partitions.Select(p => new PartitionBacklog(
             p.Partition.Value, start.Result[p.Partition.Value], end.Result[p.Partition.Value], committedOffsets.GetValueOrDefault(p.Partition.Value, -1)))]);
     }
 

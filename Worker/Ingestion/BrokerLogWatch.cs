@@ -8,7 +8,7 @@ namespace Kiln.Worker.Ingestion;
 /// <summary>
 /// Looks at <c>kiln.readings</c> every second through the consumer's own connections: the group's lag
 /// (published as <c>kiln.readings.lag</c>), and whether the log is still the one it read before: a
-/// restarted development broker starts empty, under a new cluster id, and numbers its offsets from 0 again;
+/// restarted development broker starts empty, without the group's commits, and numbers its offsets from 0 again;
 /// a consumer whose position lies inside the new log would skip its first messages without any error,
 /// so the loss is reported and the consumer loop is told to read the new log from its beginning.
 /// </summary>
@@ -21,6 +21,7 @@ internal sealed class BrokerLogWatch(
     private volatile ReadingBacklog? _last;
     private IReadOnlyList<TopicPartition> _heldAtLast = [];
     private int _replaced;
+    private int _failures;
 
     /// <summary>True once after the log was replaced; the consumer loop then rewinds every partition it holds.</summary>
     public bool TakeReplacedLog() => Interlocked.Exchange(ref _replaced, 0) == 1;
@@ -44,10 +45,16 @@ internal sealed class BrokerLogWatch(
 
                 _last = now;
                 _heldAtLast = assignment.Held;
+                _failures = 0;
             }
             catch (Exception ex) when (ex is KafkaException or InvalidOperationException && !stoppingToken.IsCancellationRequested)
             {
                 logger.LogDebug("Could not read the backlog of {Topic}: {Reason}", Topology.Topics.Readings, ex.Message);
+                if (++_failures == 10)
+                {
+                    logger.LogWarning("The backlog of {Topic} has not been readable for 10 s ({Reason}): a lost broker log would go unnoticed meanwhile",
+                        Topology.Topics.Readings, ex.Message);
+                }
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
