@@ -63,12 +63,8 @@ internal sealed class BrokerLogWatch(
     private void Replaced(ReadingBacklog before, string cause)
     {
         // What this replica held when it last looked: a broker restart may already have cost it its assignment.
-        foreach (var partition in _heldAtLast.Where(p => p.Topic == Topology.Topics.Readings))
-        {
-            var old = before.Partitions.FirstOrDefault(p => p.Partition == partition.Partition.Value);
-            loss.Replaced(partition.Topic, partition.Partition.Value, old?.Committed ?? -1, old?.Lag ?? 0, cause);
-        }
-
+        loss.Replaced(Topology.Topics.Readings, [.. _heldAtLast.Where(p => p.Topic == Topology.Topics.Readings).Select(p =>
+            (p.Partition.Value, before.Partitions.FirstOrDefault(b => b.Partition == p.Partition.Value)?.Lag ?? 0))], cause);
         Interlocked.Exchange(ref _replaced, 1);
     }
 }

@@ -130,8 +130,8 @@ internal sealed class ReadingConsumer(
         }
         else if (position.Value > watermarks.High.Value)
         {
-            loss.Replaced(partition.Topic, partition.Partition.Value, position.Value, 0,
-                $"the position is past its end offset {watermarks.High.Value:N0}: {reason}");
+            loss.Replaced(partition.Topic, [(partition.Partition.Value, 0)],
+                $"partition {partition.Partition.Value}: the Worker's position {position.Value:N0} is past the end offset {watermarks.High.Value:N0}: {reason}");
         }
         else
         {

@@ -24,19 +24,22 @@ internal sealed class ReadingLoss(TimeProvider clock, IMeterFactory meters, ILog
     public void Dropped(string topic, int partition, long from, long to)
     {
         var count = to - from;
-        Record(count, partition,
+        Record([(partition, count)],
             $"{count:N0} readings lost on {topic} partition {partition}: offsets {from:N0} to {to - 1:N0} were dropped by the broker " +
             $"before the Worker stored them (its retention is smaller than the backlog). Consumption resumes at offset {to:N0}.");
     }
 
-    /// <summary>The partition's log is not the one the Worker was reading: the broker lost it (a restarted development broker).</summary>
-    public void Replaced(string topic, int partition, long position, long lostAtLeast, string cause)
+    /// <summary>
+    /// The log is not the one the Worker was reading: the broker lost it (a restarted development broker). One line for
+    /// the partitions this replica held, with what each had waiting at the Worker's last look (at least that is lost).
+    /// </summary>
+    public void Replaced(string topic, IReadOnlyCollection<(int Partition, long LostAtLeast)> partitions, string cause)
     {
-        Record(lostAtLeast, partition,
-            $"{topic} partition {partition} was replaced by a new, empty log ({cause}); " +
-            (position >= 0 ? $"the Worker was at offset {position:N0}. " : "the Worker had not read it yet. ") +
-            $"What the old log held and the Worker had not stored is lost ({(lostAtLeast > 0 ? $"at least {lostAtLeast:N0} readings" : "count unknown")}). " +
-            "Consumption restarts at the beginning of the new log.");
+        var lost = partitions.Sum(p => p.LostAtLeast);
+        Record(partitions.Where(p => p.LostAtLeast > 0).ToList(),
+            $"{topic} was replaced by a new, empty log ({cause}). What the old log held on the partitions this replica read " +
+            $"({(partitions.Count == 0 ? "none" : string.Join(", ", partitions.Select(p => p.Partition)))}) and it had not stored is lost: " +
+            $"{(lost > 0 ? $"at least {lost:N0} readings" : "count unknown")}. Consumption restarts at the beginning of the new log.");
     }
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -49,15 +52,19 @@ internal sealed class ReadingLoss(TimeProvider clock, IMeterFactory meters, ILog
         }
     }
 
-    private void Record(long count, int partition, string what)
+    private void Record(IReadOnlyCollection<(int Partition, long Count)> lost, string what)
     {
         lock (_gate)
         {
-            _total += count;
+            _total += lost.Sum(p => p.Count);
             _last = (clock.GetUtcNow(), what);
         }
 
-        _lost.Add(count, new KeyValuePair<string, object?>("messaging.destination.partition.id", partition));
+        foreach (var (partition, count) in lost)
+        {
+            _lost.Add(count, new KeyValuePair<string, object?>("messaging.destination.partition.id", partition));
+        }
+
         logger.LogError("{What}", what);
     }
 }

@@ -65,10 +65,12 @@ public sealed class TelemetryExportTests : IAsyncLifetime
         // Export now rather than when the SDK's timers next fire: those run on threads of their own that a
         // busy test process may not schedule within any fixed deadline (this test once waited 15 s for a
         // metric on a loaded CI machine). What is under test is where and how the data goes, not when.
-        // The server span ends just after the response is sent, so flush until it is there.
+        // The server span ends just after the response is sent, and each signal's export is received on its own
+        // request: flush until all three are there (CI once found the span but not yet the log record).
         await Eventually.TrueAsync(() => Flush(app.Services) && Contains("/v1/traces", "GET /ping/{id}"), TimeSpan.FromSeconds(15), "the request's span to be exported");
-        Assert.True(Contains("/v1/logs", "answered"), "the log record is exported");
-        Assert.True(Contains("/v1/metrics", "http.server.request.duration"), "the request metric is exported");
+        await Eventually.TrueAsync(() => Flush(app.Services) && Contains("/v1/logs", "answered"), TimeSpan.FromSeconds(15), "the log record to be exported");
+        await Eventually.TrueAsync(() => Flush(app.Services) && Contains("/v1/metrics", "http.server.request.duration"), TimeSpan.FromSeconds(15),
+            "the request metric to be exported");
 
         Assert.All(_received, r => Assert.Equal(ApiKey, r.Key));
         Assert.All(_received, r => Assert.Equal("application/x-protobuf", r.ContentType));

@@ -52,10 +52,11 @@ public sealed class ReadingLossTests : IDisposable
     {
         var loss = new ReadingLoss(_clock, Meters, _log);
 
-        loss.Replaced("kiln.readings", 3, position: 120, lostAtLeast: 0, "the cluster id changed");
+        loss.Replaced("kiln.readings", [(3, 0), (4, 0)], "partition 3's end offset went back");
 
         var error = Assert.Single(_log.Collector.GetSnapshot(), l => l.Level == LogLevel.Error).Message;
-        Assert.Contains("partition 3 was replaced by a new, empty log (the cluster id changed)", error, StringComparison.Ordinal);
+        Assert.Contains("kiln.readings was replaced by a new, empty log (partition 3's end offset went back)", error, StringComparison.Ordinal);
+        Assert.Contains("the partitions this replica read (3, 4)", error, StringComparison.Ordinal);
         Assert.Contains("count unknown", error, StringComparison.Ordinal);
         Assert.Equal(HealthStatus.Degraded, (await loss.CheckHealthAsync(new HealthCheckContext())).Status);
     }
