@@ -18,19 +18,18 @@ namespace Kiln.Api.Readings;
 /// level and the whole partition covers what the other replicas deliver between two reads.
 /// </summary>
 internal sealed class IngestAdmission(
-    IProducer<string, byte[]> producer, ProducedBatchSizes batchSizes, IngestOptions options, ILogger<IngestAdmission> logger)
+    IProducer<string, byte[]> producer, ProducedBatchSizes batchSizes, IngestOptions options, IMeterFactory meters, ILogger<IngestAdmission> logger)
     : BackgroundService, IHealthCheck
 {
     public const string MeterName = "Kiln.Api";
 
-    private static readonly Meter Meter = new(MeterName);
-    private static readonly Counter<long> Refused = Meter.CreateCounter<long>("kiln.ingest.refused", "{reading}",
-        "Readings refused with 503 because the broker could not keep them until the Worker stores them.");
-
-    private readonly BacklogOptions _backlog = options.Backlog;
     /// <summary>Partitions beyond this many are counted together in the last slot; the estimate only grows with it.</summary>
     private const int CountedPartitions = 1024;
 
+    private readonly Counter<long> _refused = meters.Create(MeterName).CreateCounter<long>("kiln.ingest.refused", "{reading}",
+        "Readings refused with 503 because the broker could not keep them until the Worker stores them.");
+
+    private readonly BacklogOptions _backlog = options.Backlog;
     private readonly long[] _delivered = new long[CountedPartitions];
     private volatile Decision _decision = new(false, null, "has not read the Worker group's backlog yet", null, [], []);
     private long _recordBytes = BacklogOptions.InitialRecordBytes;
@@ -81,7 +80,7 @@ internal sealed class IngestAdmission(
             return null;
         }
 
-        Refused.Add(readings);
+        _refused.Add(readings);
         return new Refusal(reason + " Nothing in this request was acknowledged; send it again after the delay.", decision.RetryAfter ?? TimeSpan.FromSeconds(1));
     }
 
