@@ -1,0 +1,245 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Confluent.Kafka;
+using Kiln.Shared;
+using Kiln.Shared.Readings;
+using Npgsql;
+
+namespace Kiln.LoadGen;
+
+internal sealed record LoadSettings(TimeSpan Duration, int Clients, int Batch, int Rate, int Sensors, int Sites);
+
+/// <summary>
+/// A fleet of sensors posting batches through the Api: closed loop (each client posts again as soon as it is
+/// answered) or open loop at a target rate (latency counted from when a request was due, not when it was sent).
+/// Alongside: the time from a POST to the reading being readable through the Api, sampled twice a second; the
+/// Worker group's lag once a second; every process's CPU time and peak memory. Afterwards every acknowledged reading
+/// is counted in PostgreSQL.
+/// </summary>
+internal static class Pipeline
+{
+    private const string Run = "bench";
+
+    public static async Task<Report> RunAsync(Platform platform, LoadSettings settings)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = settings.Clients + 4 }) { BaseAddress = platform.Api, Timeout = TimeSpan.FromSeconds(60) };
+        var origin = DateTimeOffset.UtcNow.AddDays(-20);
+        var sensors = Enumerable.Range(0, settings.Sensors).Select(i => $"{Run}{i % settings.Sites:00}.unit{i / settings.Sites:0000}.temp").ToArray();
+        Console.Error.WriteLine($"bench: creating {sensors.Length:N0} sensors across {settings.Sites} sites");
+        await Parallel.ForEachAsync(sensors, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (sensor, token) =>
+            await SendAsync(http, HttpMethod.Put, $"/api/v1/sensors/{sensor}", platform.AdminKey,
+                $$"""{"site":"{{sensor[..sensor.IndexOf('.', StringComparison.Ordinal)]}}","kind":"temperature","unit":"C","rule":null}""", HttpStatusCode.Created, HttpStatusCode.OK));
+        await SendAsync(http, HttpMethod.Put, $"/api/v1/sensors/{Run}99.probe.temp", platform.AdminKey,
+            $$"""{"site":"{{Run}}99","kind":"temperature","unit":"C","rule":null}""", HttpStatusCode.Created, HttpStatusCode.OK);
+
+        var cpuBefore = ProcessStats.Read(platform.Processes);
+        var results = new ClientResult[settings.Clients];
+        var endToEnd = new List<double>();
+        var lag = new List<(double Seconds, long Lag)>();
+        var clock = Stopwatch.StartNew();
+        using var stop = new CancellationTokenSource(settings.Duration);
+        var clients = Enumerable.Range(0, settings.Clients).Select(c => Task.Run(() => ClientAsync(http, platform, settings, sensors, origin, c, clock, stop.Token)));
+        var probe = ProbeEndToEndAsync(http, platform, endToEnd, stop.Token);
+        var watch = WatchLagAsync(platform, lag, clock, results, stop.Token);
+        var progress = ProgressAsync(clock, settings, lag, endToEnd, stop.Token);
+        var finished = await Task.WhenAll(clients);
+        var elapsed = clock.Elapsed;
+        await Task.WhenAll(probe, watch, progress);
+        var cpuAfter = ProcessStats.Read(platform.Processes);
+
+        var acknowledged = finished.Sum(r => r.Acknowledged);
+        Console.Error.WriteLine($"bench: load done; waiting for all {acknowledged:N0} acknowledged readings to be stored");
+        var drain = Stopwatch.StartNew();
+        var stored = await AwaitStoredAsync(platform, acknowledged, TimeSpan.FromMinutes(3));
+        return new Report(settings, elapsed, finished, acknowledged, stored, drain.Elapsed, endToEnd, lag, cpuBefore, cpuAfter);
+    }
+
+    private static async Task SendAsync(HttpClient http, HttpMethod method, string path, string key, string body, params HttpStatusCode[] expected)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-Api-Key", key);
+        using var response = await http.SendAsync(request);
+        if (!expected.Contains(response.StatusCode))
+        {
+            throw new InvalidOperationException($"{method} {path} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
+    private static async Task<ClientResult> ClientAsync(HttpClient http, Platform platform, LoadSettings settings, string[] sensors,
+        DateTimeOffset origin, int client, Stopwatch clock, CancellationToken stop)
+    {
+        var result = new ClientResult();
+        // Open loop: this client's share of the rate, one request every `interval`, each timed from when it was due.
+        var interval = settings.Rate > 0 ? TimeSpan.FromSeconds((double)settings.Batch * settings.Clients / settings.Rate) : TimeSpan.Zero;
+        var due = clock.Elapsed;
+        for (var batch = 0; !stop.IsCancellationRequested; batch++)
+        {
+            if (interval > TimeSpan.Zero)
+            {
+                due += interval;
+                var wait = due - clock.Elapsed;
+                if (wait > TimeSpan.Zero)
+                {
+                    try
+                    {
+                        await Task.Delay(wait, stop);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                }
+            }
+
+            var body = Body(sensors, origin, client, batch, settings);
+            var started = interval > TimeSpan.Zero ? due : clock.Elapsed;
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/readings") { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new("application/json");
+            request.Headers.Add("X-Api-Key", platform.IngestKey);
+            try
+            {
+                using var response = await http.SendAsync(request, CancellationToken.None);
+                await response.Content.LoadIntoBufferAsync(CancellationToken.None);
+                result.Record(response.StatusCode, settings.Batch, (clock.Elapsed - started).TotalMilliseconds);
+                if (response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter?.Delta is { } retry && interval == TimeSpan.Zero)
+                {
+                    await Task.Delay(retry < TimeSpan.FromSeconds(5) ? retry : TimeSpan.FromSeconds(5), CancellationToken.None);
+                }
+            }
+            catch (HttpRequestException e)
+            {
+                result.Failed(e.HttpRequestError.ToString());
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>One batch: <c>Batch</c> readings of consecutive sensors, each batch its own second of their time lines.</summary>
+    private static byte[] Body(string[] sensors, DateTimeOffset origin, int client, int batch, LoadSettings settings)
+    {
+        var json = new StringBuilder(settings.Batch * 96).Append("{\"readings\":[");
+        var timestamp = origin.AddSeconds(((long)batch * settings.Clients) + client);
+        for (var i = 0; i < settings.Batch; i++)
+        {
+            var sensor = sensors[((client * settings.Batch) + i) % sensors.Length];
+            json.Append(CultureInfo.InvariantCulture, $"{{\"sensorId\":\"{sensor}\",\"timestamp\":\"{timestamp.AddMilliseconds(i % 1000):O}\",\"value\":{i}.5}},");
+        }
+
+        json.Length--;
+        return Encoding.UTF8.GetBytes(json.Append("]}").ToString());
+    }
+
+    /// <summary>Twice a second: post one reading and poll its sensor's latest value until it is that reading.</summary>
+    private static async Task ProbeEndToEndAsync(HttpClient http, Platform platform, List<double> samples, CancellationToken stop)
+    {
+        const string sensor = Run + "99.probe.temp";
+        for (var i = 1; !stop.IsCancellationRequested; i++)
+        {
+            var value = i.ToString(CultureInfo.InvariantCulture);
+            var started = Stopwatch.GetTimestamp();
+            await SendAsync(http, HttpMethod.Post, "/api/v1/readings", platform.IngestKey,
+                $$"""{"readings":[{"sensorId":"{{sensor}}","timestamp":"{{DateTimeOffset.UtcNow:O}}","value":{{value}}}]}""", HttpStatusCode.Accepted, HttpStatusCode.ServiceUnavailable);
+            while (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(30))
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/sensors/{sensor}/latest");
+                request.Headers.Add("X-Api-Key", platform.ReadKey);
+                using var response = await http.SendAsync(request, CancellationToken.None);
+                if (response.IsSuccessStatusCode && (await response.Content.ReadAsStringAsync(CancellationToken.None)).Contains($"\"value\":{value}", StringComparison.Ordinal))
+                {
+                    lock (samples)
+                    {
+                        samples.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    }
+
+                    break;
+                }
+
+                await Task.Delay(5, CancellationToken.None);
+            }
+
+            try
+            {
+                await Task.Delay(500, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private static async Task WatchLagAsync(Platform platform, List<(double, long)> lag, Stopwatch clock, ClientResult[] results, CancellationToken stop)
+    {
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = platform.Kafka }).Build();
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                var backlog = await ReadingBacklog.ReadAsync(admin, Topology.Topics.Readings, Topology.WorkerConsumerGroup, TimeSpan.FromSeconds(2));
+                lock (lag)
+                {
+                    lag.Add((clock.Elapsed.TotalSeconds, backlog.TotalLag));
+                }
+
+                await Task.Delay(1000, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (KafkaException)
+            {
+                // a look that failed is a gap in the series, not a failed run
+            }
+        }
+    }
+
+    private static async Task ProgressAsync(Stopwatch clock, LoadSettings settings, List<(double Seconds, long Lag)> lag, List<double> endToEnd, CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(1000, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            long currentLag;
+            lock (lag)
+            {
+                currentLag = lag.Count > 0 ? lag[^1].Lag : 0;
+            }
+
+            double lastEndToEnd;
+            lock (endToEnd)
+            {
+                lastEndToEnd = endToEnd.Count > 0 ? endToEnd[^1] : double.NaN;
+            }
+
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"bench: {clock.Elapsed.TotalSeconds,5:0}/{settings.Duration.TotalSeconds:0} s  lag {currentLag,10:N0} readings  last POST→readable {lastEndToEnd,7:0} ms"));
+        }
+
+        Console.Error.WriteLine();
+    }
+
+    private static async Task<long> AwaitStoredAsync(Platform platform, long acknowledged, TimeSpan within)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(platform.Database);
+        await using var count = dataSource.CreateCommand($"SELECT count(*) FROM readings WHERE sensor_id LIKE '{Run}%' AND sensor_id NOT LIKE '{Run}99.%'");
+        var deadline = Stopwatch.StartNew();
+        long stored;
+        while ((stored = (long)(await count.ExecuteScalarAsync())!) < acknowledged && deadline.Elapsed < within)
+        {
+            await Task.Delay(1000);
+        }
+
+        return stored;
+    }
+}

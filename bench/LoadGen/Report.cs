@@ -1,0 +1,75 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Kiln.LoadGen;
+
+/// <summary>The run's figures: a table for people, and JSON in the shape bench/run documents.</summary>
+internal sealed record Report(
+    LoadSettings Settings, TimeSpan Elapsed, ClientResult[] Clients, long Acknowledged, long Stored, TimeSpan Drain,
+    List<double> EndToEndMs, List<(double Seconds, long Lag)> Lag, List<ProcessStats> Before, List<ProcessStats> After)
+{
+    private double ReadingsPerSecond => Acknowledged / Elapsed.TotalSeconds;
+
+    private List<double> Latencies => [.. Clients.SelectMany(c => c.LatencyMs).Order()];
+
+    private static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? double.NaN : sorted[(int)Math.Min(sorted.Count - 1, p * sorted.Count)];
+
+    /// <summary>Per resource (replicas summed): CPU seconds spent during the load, and the largest peak RSS.</summary>
+    private IEnumerable<(string Resource, double CpuSeconds, double PeakRssMb)> Processes =>
+        After.GroupBy(a => a.Resource).Select(g => (g.Key,
+            g.Sum(a => a.CpuSeconds - (Before.FirstOrDefault(b => b.Pid == a.Pid)?.CpuSeconds ?? 0)),
+            g.Max(a => a.PeakRssMb)));
+
+    public void Print(TextWriter output)
+    {
+        var latencies = Latencies;
+        var e2e = EndToEndMs.Order().ToList();
+        var errors = Clients.SelectMany(c => c.Errors).GroupBy(e => e.Key).ToDictionary(g => g.Key, g => g.Sum(e => e.Value));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
+
+            pipeline ({Settings.Clients} clients, batches of {Settings.Batch}, {(Settings.Rate > 0 ? $"open loop at {Settings.Rate:N0}/s" : "closed loop")}, {Elapsed.TotalSeconds:0.0} s)
+              accepted readings/s   {ReadingsPerSecond,12:N0}
+              acknowledged          {Acknowledged,12:N0}
+              refused (503)         {Clients.Sum(c => c.Refused),12:N0}
+              stored                {Stored,12:N0}   {(Stored == Acknowledged ? "= acknowledged" : "MISSING " + (Acknowledged - Stored).ToString("N0", CultureInfo.InvariantCulture))}, all {Drain.TotalSeconds:0.0} s after the load
+              api latency ms        p50 {Percentile(latencies, 0.50):0.0}  p95 {Percentile(latencies, 0.95):0.0}  p99 {Percentile(latencies, 0.99):0.0}
+              POST→readable ms      p50 {Percentile(e2e, 0.50):0}  p99 {Percentile(e2e, 0.99):0}  ({e2e.Count} samples)
+              worker lag, max       {(Lag.Count == 0 ? 0 : Lag.Max(l => l.Lag)),12:N0} readings
+              errors                {(errors.Count == 0 ? "none" : string.Join(", ", errors.Select(e => $"{e.Key} × {e.Value}")))}
+            """));
+        output.WriteLine("  process            cpu s   peak RSS MB");
+        foreach (var (resource, cpu, rss) in Processes.OrderBy(p => p.Resource, StringComparer.Ordinal))
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {resource,-16} {cpu,7:0.0}   {rss,11:0}"));
+        }
+    }
+
+    public async Task WriteJsonAsync(string path)
+    {
+        var latencies = Latencies;
+        var e2e = EndToEndMs.Order().ToList();
+        var json = new JsonObject
+        {
+            ["machine"] = new JsonObject
+            {
+                ["cores"] = Environment.ProcessorCount,
+                ["memoryMb"] = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024 * 1024),
+                ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+            },
+            ["pipeline"] = new JsonObject
+            {
+                ["readingsPerSecond"] = Math.Round(ReadingsPerSecond),
+                ["acknowledged"] = Acknowledged,
+                ["refused"] = Clients.Sum(c => c.Refused),
+                ["stored"] = Stored,
+                ["apiLatencyMs"] = new JsonObject { ["p50"] = Percentile(latencies, 0.5), ["p95"] = Percentile(latencies, 0.95), ["p99"] = Percentile(latencies, 0.99) },
+                ["endToEndMs"] = new JsonObject { ["p50"] = Percentile(e2e, 0.5), ["p99"] = Percentile(e2e, 0.99) },
+                ["peakRssMb"] = new JsonObject(Processes.Select(p => KeyValuePair.Create(p.Resource, (JsonNode?)Math.Round(p.PeakRssMb)))),
+                ["cpuSeconds"] = new JsonObject(Processes.Select(p => KeyValuePair.Create(p.Resource, (JsonNode?)Math.Round(p.CpuSeconds, 1)))),
+                ["lag"] = new JsonArray([.. Lag.Select(l => (JsonNode)new JsonArray(Math.Round(l.Seconds, 1), l.Lag))]),
+            },
+        };
+        await File.WriteAllTextAsync(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+}
