@@ -118,7 +118,7 @@ internal static class Pipeline
     }
 
     /// <summary>One batch: <c>Batch</c> readings of consecutive sensors, each batch its own second of their time lines.</summary>
-    private static byte[] Body(string[] sensors, DateTimeOffset origin, int client, int batch, LoadSettings settings)
+    internal static byte[] Body(string[] sensors, DateTimeOffset origin, int client, int batch, LoadSettings settings)
     {
         var json = new StringBuilder(settings.Batch * 96).Append("{\"readings\":[");
         var timestamp = origin.AddSeconds(((long)batch * settings.Clients) + client);

@@ -27,6 +27,7 @@ var settings = new LoadSettings(
     Sites: Option("--sites", 20));
 var platform = Platform.Read(args[0]);
 var report = await Pipeline.RunAsync(platform, settings);
+report = report with { Limits = await Limits.MeasureAsync(platform, settings) };
 report.Print(Console.Out);
 if (Text("--out") is { } file)
 {

@@ -9,6 +9,9 @@ internal sealed record Report(
     LoadSettings Settings, TimeSpan Elapsed, ClientResult[] Clients, long Acknowledged, long Stored, TimeSpan Drain,
     List<double> EndToEndMs, List<(double Seconds, long Lag)> Lag, List<ProcessStats> Before, List<ProcessStats> After)
 {
+    /// <summary>The raw limits, measured after the pipeline on the same machine.</summary>
+    public Limits? Limits { get; init; }
+
     private double ReadingsPerSecond => Acknowledged / Elapsed.TotalSeconds;
 
     private List<double> Latencies => [.. Clients.SelectMany(c => c.LatencyMs).Order()];
@@ -38,6 +41,16 @@ internal sealed record Report(
               worker lag, max       {(Lag.Count == 0 ? 0 : Lag.Max(l => l.Lag)),12:N0} readings
               errors                {(errors.Count == 0 ? "none" : string.Join(", ", errors.Select(e => $"{e.Key} × {e.Value}")))}
             """));
+        if (Limits is { } limits)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
+                limits (same machine, same run, {5} s each)
+                  PostgreSQL COPY rows/s          {limits.PostgresCopyRowsPerSecond,12:N0}   pipeline / COPY    {ReadingsPerSecond / limits.PostgresCopyRowsPerSecond:0.00}
+                  produce (acks=all) messages/s   {limits.KafkaProduceMessagesPerSecond,12:N0}   pipeline / produce {ReadingsPerSecond / limits.KafkaProduceMessagesPerSecond:0.00}
+                  Kestrel requests/s              {limits.HttpRequestsPerSecond,12:N0}   ({limits.HttpRequestsPerSecond * Settings.Batch:N0} readings/s of bodies)
+                """));
+        }
+
         output.WriteLine("  process            cpu s   peak RSS MB");
         foreach (var (resource, cpu, rss) in Processes.OrderBy(p => p.Resource, StringComparer.Ordinal))
         {
@@ -70,6 +83,21 @@ internal sealed record Report(
                 ["lag"] = new JsonArray([.. Lag.Select(l => (JsonNode)new JsonArray(Math.Round(l.Seconds, 1), l.Lag))]),
             },
         };
+        if (Limits is { } limits)
+        {
+            json["limits"] = new JsonObject
+            {
+                ["postgresCopyRowsPerSecond"] = Math.Round(limits.PostgresCopyRowsPerSecond),
+                ["kafkaProduceMessagesPerSecond"] = Math.Round(limits.KafkaProduceMessagesPerSecond),
+                ["httpRequestsPerSecond"] = Math.Round(limits.HttpRequestsPerSecond),
+            };
+            json["ratios"] = new JsonObject
+            {
+                ["pipelineToCopy"] = Math.Round(ReadingsPerSecond / limits.PostgresCopyRowsPerSecond, 3),
+                ["pipelineToProduce"] = Math.Round(ReadingsPerSecond / limits.KafkaProduceMessagesPerSecond, 3),
+            };
+        }
+
         await File.WriteAllTextAsync(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 }
