@@ -3,8 +3,11 @@ using System.Net;
 namespace Kiln.LoadGen;
 
 /// <summary>What one client saw: readings acknowledged, requests refused or failed by kind, and every request's latency.</summary>
+/// <remarks>An open-loop client records from several requests at once, hence the lock.</remarks>
 internal sealed class ClientResult
 {
+    private readonly Lock _gate = new();
+
     public long Acknowledged { get; private set; }
 
     public long Refused { get; private set; }
@@ -14,6 +17,22 @@ internal sealed class ClientResult
     public List<double> LatencyMs { get; } = [];
 
     public void Record(HttpStatusCode status, int readings, double latencyMs)
+    {
+        lock (_gate)
+        {
+            RecordLocked(status, readings, latencyMs);
+        }
+    }
+
+    public void Failed(string kind)
+    {
+        lock (_gate)
+        {
+            Errors[kind] = Errors.GetValueOrDefault(kind) + 1;
+        }
+    }
+
+    private void RecordLocked(HttpStatusCode status, int readings, double latencyMs)
     {
         LatencyMs.Add(latencyMs);
         if (status == HttpStatusCode.Accepted)
@@ -26,9 +45,7 @@ internal sealed class ClientResult
         }
         else
         {
-            Failed($"HTTP {(int)status}");
+            Errors[$"HTTP {(int)status}"] = Errors.GetValueOrDefault($"HTTP {(int)status}") + 1;
         }
     }
-
-    public void Failed(string kind) => Errors[kind] = Errors.GetValueOrDefault(kind) + 1;
 }

@@ -22,9 +22,12 @@ internal static class Pipeline
 {
     private const string Run = "bench";
 
+    /// <summary>Open loop: requests one client may have outstanding; past it, the offered rate is not kept (and the latency says so).</summary>
+    private const int MaxInFlight = 32;
+
     public static async Task<Report> RunAsync(Platform platform, LoadSettings settings)
     {
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = settings.Clients + 4 }) { BaseAddress = platform.Api, Timeout = TimeSpan.FromSeconds(60) };
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = settings.Rate > 0 ? settings.Clients * MaxInFlight : settings.Clients + 4 }) { BaseAddress = platform.Api, Timeout = TimeSpan.FromSeconds(60) };
         var origin = DateTimeOffset.UtcNow.AddDays(-20);
         var sensors = Enumerable.Range(0, settings.Sensors).Select(i => $"{Run}{i % settings.Sites:00}.unit{i / settings.Sites:0000}.temp").ToArray();
         Console.Error.WriteLine($"bench: creating {sensors.Length:N0} sensors across {settings.Sites} sites");
@@ -67,54 +70,86 @@ internal static class Pipeline
         }
     }
 
+    /// <summary>
+    /// One device gateway. Closed loop: the next request when the last is answered (a 503's Retry-After honoured).
+    /// Open loop: a request every <c>Batch × Clients / Rate</c> seconds whether or not the earlier ones were answered
+    /// (up to <see cref="MaxInFlight"/> at once), each timed from when it was due, so a slow Api shows as latency
+    /// rather than as a lower offered rate.
+    /// </summary>
     private static async Task<ClientResult> ClientAsync(HttpClient http, Platform platform, LoadSettings settings, string[] sensors,
         DateTimeOffset origin, int client, Stopwatch clock, CancellationToken stop)
     {
         var result = new ClientResult();
-        // Open loop: this client's share of the rate, one request every `interval`, each timed from when it was due.
         var interval = settings.Rate > 0 ? TimeSpan.FromSeconds((double)settings.Batch * settings.Clients / settings.Rate) : TimeSpan.Zero;
+        using var slots = new SemaphoreSlim(MaxInFlight);
+        var inFlight = new List<Task>();
         var due = clock.Elapsed;
         for (var batch = 0; !stop.IsCancellationRequested; batch++)
         {
-            if (interval > TimeSpan.Zero)
+            if (interval == TimeSpan.Zero)
             {
-                due += interval;
-                var wait = due - clock.Elapsed;
-                if (wait > TimeSpan.Zero)
-                {
-                    try
-                    {
-                        await Task.Delay(wait, stop);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        break;
-                    }
-                }
-            }
-
-            var body = Body(sensors, origin, client, batch, settings);
-            var started = interval > TimeSpan.Zero ? due : clock.Elapsed;
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/readings") { Content = new ByteArrayContent(body) };
-            request.Content.Headers.ContentType = new("application/json");
-            request.Headers.Add("X-Api-Key", platform.IngestKey);
-            try
-            {
-                using var response = await http.SendAsync(request, CancellationToken.None);
-                await response.Content.LoadIntoBufferAsync(CancellationToken.None);
-                result.Record(response.StatusCode, settings.Batch, (clock.Elapsed - started).TotalMilliseconds);
-                if (response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter?.Delta is { } retry && interval == TimeSpan.Zero)
+                if (await PostAsync(http, platform, settings, Body(sensors, origin, client, batch, settings), clock, clock.Elapsed, result) is { } retry)
                 {
                     await Task.Delay(retry < TimeSpan.FromSeconds(5) ? retry : TimeSpan.FromSeconds(5), CancellationToken.None);
                 }
+
+                continue;
             }
-            catch (HttpRequestException e)
+
+            due += interval;
+            var wait = due - clock.Elapsed;
+            try
             {
-                result.Failed(e.HttpRequestError.ToString());
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, stop);
+                }
+
+                await slots.WaitAsync(stop);
             }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            var body = Body(sensors, origin, client, batch, settings);
+            var dueAt = due;
+            inFlight.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    await PostAsync(http, platform, settings, body, clock, dueAt, result);
+                }
+                finally
+                {
+                    slots.Release();
+                }
+            }, CancellationToken.None)); // a request once due is sent and awaited, also at the end of the run
         }
 
+        await Task.WhenAll(inFlight);
         return result;
+    }
+
+    /// <summary>One POST of a batch; the Retry-After of a 503, if any.</summary>
+    private static async Task<TimeSpan?> PostAsync(HttpClient http, Platform platform, LoadSettings settings, byte[] body, Stopwatch clock,
+        TimeSpan started, ClientResult result)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/readings") { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new("application/json");
+        request.Headers.Add("X-Api-Key", platform.IngestKey);
+        try
+        {
+            using var response = await http.SendAsync(request, CancellationToken.None);
+            await response.Content.LoadIntoBufferAsync(CancellationToken.None);
+            result.Record(response.StatusCode, settings.Batch, (clock.Elapsed - started).TotalMilliseconds);
+            return response.StatusCode == HttpStatusCode.ServiceUnavailable ? response.Headers.RetryAfter?.Delta : null;
+        }
+        catch (HttpRequestException e)
+        {
+            result.Failed(e.HttpRequestError.ToString());
+            return null;
+        }
     }
 
     /// <summary>One batch: <c>Batch</c> readings of consecutive sensors, each batch its own second of their time lines.</summary>
