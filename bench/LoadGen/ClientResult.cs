@@ -6,7 +6,11 @@ namespace Kiln.LoadGen;
 /// <remarks>An open-loop client records from several requests at once, hence the lock.</remarks>
 internal sealed class ClientResult
 {
+    private static long _acknowledgedByAll;
     private readonly Lock _gate = new();
+
+    /// <summary>Readings acknowledged to every client so far: the throughput series is sampled from it.</summary>
+    public static long AcknowledgedByAll => Interlocked.Read(ref _acknowledgedByAll);
 
     public long Acknowledged { get; private set; }
 
@@ -38,6 +42,7 @@ internal sealed class ClientResult
         if (status == HttpStatusCode.Accepted)
         {
             Acknowledged += readings;
+            Interlocked.Add(ref _acknowledgedByAll, readings);
         }
         else if (status == HttpStatusCode.ServiceUnavailable)
         {

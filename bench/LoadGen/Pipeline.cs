@@ -46,7 +46,8 @@ internal static class Pipeline
         var clients = Enumerable.Range(0, settings.Clients).Select(c => Task.Run(() => ClientAsync(http, platform, settings, sensors, origin, c, clock, stop.Token)));
         var probe = ProbeEndToEndAsync(http, platform, endToEnd, stop.Token);
         var watch = WatchLagAsync(platform, lag, clock, results, stop.Token);
-        var progress = ProgressAsync(clock, settings, lag, endToEnd, stop.Token);
+        var throughput = new List<(double Seconds, long PerSecond)>();
+        var progress = ProgressAsync(clock, settings, lag, endToEnd, throughput, stop.Token);
         var finished = await Task.WhenAll(clients);
         var elapsed = clock.Elapsed;
         await Task.WhenAll(probe, watch, progress);
@@ -56,7 +57,7 @@ internal static class Pipeline
         Console.Error.WriteLine($"bench: load done; waiting for all {acknowledged:N0} acknowledged readings to be stored");
         var drain = Stopwatch.StartNew();
         var stored = await AwaitStoredAsync(platform, acknowledged, TimeSpan.FromMinutes(3));
-        return new Report(settings, elapsed, finished, acknowledged, stored, drain.Elapsed, endToEnd, lag, cpuBefore, cpuAfter);
+        return new Report(settings, elapsed, finished, acknowledged, stored, drain.Elapsed, endToEnd, lag, cpuBefore, cpuAfter) { Throughput = throughput };
     }
 
     private static async Task SendAsync(HttpClient http, HttpMethod method, string path, string key, string body, params HttpStatusCode[] expected)
@@ -232,8 +233,12 @@ internal static class Pipeline
         }
     }
 
-    private static async Task ProgressAsync(Stopwatch clock, LoadSettings settings, List<(double Seconds, long Lag)> lag, List<double> endToEnd, CancellationToken stop)
+    /// <summary>Once a second: the progress line, and the readings acknowledged in that second (the throughput series).</summary>
+    private static async Task ProgressAsync(Stopwatch clock, LoadSettings settings, List<(double Seconds, long Lag)> lag, List<double> endToEnd,
+        List<(double Seconds, long PerSecond)> throughput, CancellationToken stop)
     {
+        var before = ClientResult.AcknowledgedByAll;
+        var last = clock.Elapsed;
         while (!stop.IsCancellationRequested)
         {
             try
@@ -244,6 +249,12 @@ internal static class Pipeline
             {
                 break;
             }
+
+            var acknowledged = ClientResult.AcknowledgedByAll;
+            var now = clock.Elapsed;
+            var perSecond = (long)((acknowledged - before) / (now - last).TotalSeconds);
+            throughput.Add((now.TotalSeconds, perSecond));
+            (before, last) = (acknowledged, now);
 
             long currentLag;
             lock (lag)
@@ -258,7 +269,7 @@ internal static class Pipeline
             }
 
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"bench: {clock.Elapsed.TotalSeconds,5:0}/{settings.Duration.TotalSeconds:0} s  lag {currentLag,10:N0} readings  last POST→readable {lastEndToEnd,7:0} ms"));
+                $"bench: {now.TotalSeconds,5:0}/{settings.Duration.TotalSeconds:0} s  {perSecond,9:N0} readings/s  lag {currentLag,10:N0} readings  last POST→readable {lastEndToEnd,7:0} ms"));
         }
 
         Console.Error.WriteLine();

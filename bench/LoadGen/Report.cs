@@ -12,6 +12,9 @@ internal sealed record Report(
     /// <summary>The raw limits, measured after the pipeline on the same machine.</summary>
     public Limits? Limits { get; init; }
 
+    /// <summary>Readings acknowledged in each second of the run.</summary>
+    public List<(double Seconds, long PerSecond)> Throughput { get; init; } = [];
+
     private double ReadingsPerSecond => Acknowledged / Elapsed.TotalSeconds;
 
     private List<double> Latencies => [.. Clients.SelectMany(c => c.LatencyMs).Order()];
@@ -98,6 +101,41 @@ internal sealed record Report(
             };
         }
 
+        json["pipeline"]!["throughput"] = new JsonArray([.. Throughput.Select(t => (JsonNode)new JsonArray(Math.Round(t.Seconds, 1), t.PerSecond))]);
         await File.WriteAllTextAsync(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        await File.WriteAllTextAsync(Path.ChangeExtension(path, ".svg"), Chart());
+    }
+
+    /// <summary>Throughput (readings/s, left axis) and the Worker's lag (readings, right axis) over the run, as SVG.</summary>
+    private string Chart()
+    {
+        const int Width = 800, Height = 320, Left = 70, Right = 70, Top = 30, Bottom = 40;
+        var seconds = Math.Max(1, Elapsed.TotalSeconds);
+        var maxRate = Math.Max(1, Throughput.Count == 0 ? 1 : Throughput.Max(t => t.PerSecond));
+        var maxLag = Math.Max(1, Lag.Count == 0 ? 1 : Lag.Max(l => l.Lag));
+        string X(double s) => (Left + (s / seconds * (Width - Left - Right))).ToString("0.0", CultureInfo.InvariantCulture);
+        string Y(double value, double max) => (Top + ((1 - (value / max)) * (Height - Top - Bottom))).ToString("0.0", CultureInfo.InvariantCulture);
+        string Line(IEnumerable<(double S, double V)> points, double max) => string.Join(" ", points.Select(p => $"{X(p.S)},{Y(p.V, max)}"));
+        var rate = Line(Throughput.Select(t => (t.Seconds, (double)t.PerSecond)), maxRate);
+        var lag = Line(Lag.Select(l => (l.Seconds, (double)l.Lag)), maxLag);
+        return string.Create(CultureInfo.InvariantCulture, $"""
+            <svg xmlns="http://www.w3.org/2000/svg" width="{Width}" height="{Height}" font-family="sans-serif" font-size="12">
+              <title>Kiln bench: {ReadingsPerSecond:N0} readings/s accepted over {seconds:0} s; Worker lag</title>
+              <rect width="100%" height="100%" fill="white"/>
+              <line x1="{Left}" y1="{Height - Bottom}" x2="{Width - Right}" y2="{Height - Bottom}" stroke="#888"/>
+              <line x1="{Left}" y1="{Top}" x2="{Left}" y2="{Height - Bottom}" stroke="#888"/>
+              <line x1="{Width - Right}" y1="{Top}" x2="{Width - Right}" y2="{Height - Bottom}" stroke="#888"/>
+              <text x="{Left - 6}" y="{Top + 4}" text-anchor="end" fill="#1f77b4">{maxRate:N0}</text>
+              <text x="{Left - 6}" y="{Height - Bottom}" text-anchor="end" fill="#1f77b4">0</text>
+              <text x="{Width - Right + 6}" y="{Top + 4}" fill="#d62728">{maxLag:N0}</text>
+              <text x="{Width - Right + 6}" y="{Height - Bottom}" fill="#d62728">0</text>
+              <text x="{Left}" y="{Height - 12}">0 s</text>
+              <text x="{Width - Right}" y="{Height - 12}" text-anchor="end">{seconds:0} s</text>
+              <text x="{Left}" y="18" fill="#1f77b4">readings/s accepted</text>
+              <text x="{Width - Right}" y="18" text-anchor="end" fill="#d62728">Worker lag (readings)</text>
+              <polyline fill="none" stroke="#1f77b4" stroke-width="2" points="{rate}"/>
+              <polyline fill="none" stroke="#d62728" stroke-width="2" points="{lag}"/>
+            </svg>
+            """);
     }
 }
