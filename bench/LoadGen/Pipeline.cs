@@ -37,6 +37,8 @@ internal static class Pipeline
         await SendAsync(http, HttpMethod.Put, $"/api/v1/sensors/{Run}99.probe.temp", platform.AdminKey,
             $$"""{"site":"{{Run}}99","kind":"temperature","unit":"C","rule":null}""", HttpStatusCode.Created, HttpStatusCode.OK);
 
+        // An attached platform may hold an earlier run's readings: only what this run adds is counted.
+        var storedBefore = await CountStoredAsync(platform);
         var cpuBefore = ProcessStats.Read(platform.Processes);
         var results = new ClientResult[settings.Clients];
         var endToEnd = new List<double>();
@@ -56,7 +58,7 @@ internal static class Pipeline
         var acknowledged = finished.Sum(r => r.Acknowledged);
         Console.Error.WriteLine($"bench: load done; waiting for all {acknowledged:N0} acknowledged readings to be stored");
         var drain = Stopwatch.StartNew();
-        var stored = await AwaitStoredAsync(platform, acknowledged, TimeSpan.FromMinutes(3));
+        var stored = await AwaitStoredAsync(platform, storedBefore, acknowledged, TimeSpan.FromMinutes(3));
         return new Report(settings, elapsed, finished, acknowledged, stored, drain.Elapsed, endToEnd, lag, cpuBefore, cpuAfter) { Throughput = throughput };
     }
 
@@ -275,17 +277,22 @@ internal static class Pipeline
         Console.Error.WriteLine();
     }
 
-    private static async Task<long> AwaitStoredAsync(Platform platform, long acknowledged, TimeSpan within)
+    private static async Task<long> AwaitStoredAsync(Platform platform, long before, long acknowledged, TimeSpan within)
     {
-        await using var dataSource = NpgsqlDataSource.Create(platform.Database);
-        await using var count = dataSource.CreateCommand($"SELECT count(*) FROM readings WHERE sensor_id LIKE '{Run}%' AND sensor_id NOT LIKE '{Run}99.%'");
         var deadline = Stopwatch.StartNew();
         long stored;
-        while ((stored = (long)(await count.ExecuteScalarAsync())!) < acknowledged && deadline.Elapsed < within)
+        while ((stored = await CountStoredAsync(platform) - before) < acknowledged && deadline.Elapsed < within)
         {
             await Task.Delay(1000);
         }
 
         return stored;
+    }
+
+    private static async Task<long> CountStoredAsync(Platform platform)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(platform.Database);
+        await using var count = dataSource.CreateCommand($"SELECT count(*) FROM readings WHERE sensor_id LIKE '{Run}%' AND sensor_id NOT LIKE '{Run}99.%'");
+        return (long)(await count.ExecuteScalarAsync())!;
     }
 }
