@@ -40,14 +40,13 @@ internal static class Pipeline
         // An attached platform may hold an earlier run's readings: only what this run adds is counted.
         var storedBefore = await CountStoredAsync(platform);
         var cpuBefore = ProcessStats.Read(platform.Processes);
-        var results = new ClientResult[settings.Clients];
         var endToEnd = new List<double>();
         var lag = new List<(double Seconds, long Lag)>();
         var clock = Stopwatch.StartNew();
         using var stop = new CancellationTokenSource(settings.Duration);
         var clients = Enumerable.Range(0, settings.Clients).Select(c => Task.Run(() => ClientAsync(http, platform, settings, sensors, origin, c, clock, stop.Token)));
         var probe = ProbeEndToEndAsync(http, platform, endToEnd, stop.Token);
-        var watch = WatchLagAsync(platform, lag, clock, results, stop.Token);
+        var watch = WatchLagAsync(platform, lag, clock, stop.Token);
         var throughput = new List<(double Seconds, long PerSecond)>();
         var progress = ProgressAsync(clock, settings, lag, endToEnd, throughput, stop.Token);
         var finished = await Task.WhenAll(clients);
@@ -62,7 +61,7 @@ internal static class Pipeline
         return new Report(settings, elapsed, finished, acknowledged, stored, drain.Elapsed, endToEnd, lag, cpuBefore, cpuAfter) { Throughput = throughput };
     }
 
-    private static async Task SendAsync(HttpClient http, HttpMethod method, string path, string key, string body, params HttpStatusCode[] expected)
+    private static async Task<HttpStatusCode> SendAsync(HttpClient http, HttpMethod method, string path, string key, string body, params HttpStatusCode[] expected)
     {
         using var request = new HttpRequestMessage(method, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         request.Headers.Add("X-Api-Key", key);
@@ -71,6 +70,8 @@ internal static class Pipeline
         {
             throw new InvalidOperationException($"{method} {path} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
         }
+
+        return response.StatusCode;
     }
 
     /// <summary>
@@ -178,9 +179,9 @@ internal static class Pipeline
         {
             var value = i.ToString(CultureInfo.InvariantCulture);
             var started = Stopwatch.GetTimestamp();
-            await SendAsync(http, HttpMethod.Post, "/api/v1/readings", platform.IngestKey,
+            var posted = await SendAsync(http, HttpMethod.Post, "/api/v1/readings", platform.IngestKey,
                 $$"""{"readings":[{"sensorId":"{{sensor}}","timestamp":"{{DateTimeOffset.UtcNow:O}}","value":{{value}}}]}""", HttpStatusCode.Accepted, HttpStatusCode.ServiceUnavailable);
-            while (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(30))
+            while (posted == HttpStatusCode.Accepted && Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(30))
             {
                 using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/sensors/{sensor}/latest");
                 request.Headers.Add("X-Api-Key", platform.ReadKey);
@@ -209,7 +210,7 @@ internal static class Pipeline
         }
     }
 
-    private static async Task WatchLagAsync(Platform platform, List<(double, long)> lag, Stopwatch clock, ClientResult[] results, CancellationToken stop)
+    private static async Task WatchLagAsync(Platform platform, List<(double, long)> lag, Stopwatch clock, CancellationToken stop)
     {
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = platform.Kafka }).Build();
         while (!stop.IsCancellationRequested)
