@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
+using Kiln.AppHost.Launching;
 
 namespace Kiln.Tests.Kafka;
 
@@ -13,7 +13,6 @@ internal sealed class DevKafkaProcess : IAsyncDisposable
 {
     private const string BootstrapPrefix = "KAFKA_BOOTSTRAP=";
     private const string ControlPrefix = "KAFKA_CONTROL=";
-    private const int SigTerm = 15;
 
     private readonly Process _process;
     private readonly ManualResetEventSlim _releaseLauncher;
@@ -107,7 +106,7 @@ internal sealed class DevKafkaProcess : IAsyncDisposable
                 return _process.ExitCode == 0;
             }
 
-            _ = Kill(_process.Id, SigTerm);
+            _ = Signals.Send(_process.Id, Signals.SigTerm);
             using var deadline = new CancellationTokenSource(timeout);
             try
             {
@@ -159,8 +158,4 @@ internal sealed class DevKafkaProcess : IAsyncDisposable
         launcher.Start();
         return launched.Task;
     }
-
-    // DllImport rather than LibraryImport: the test project need not allow unsafe code for one int-only call.
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 }
