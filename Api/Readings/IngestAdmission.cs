@@ -84,14 +84,8 @@ internal sealed class IngestAdmission(
         return new Refusal(reason + " Nothing in this request was acknowledged; send it again after the delay.", decision.RetryAfter ?? TimeSpan.FromSeconds(1));
     }
 
-    /// <summary>Counts the readings the broker acknowledged per partition, for the projection between two reads.</summary>
-    public void Delivered(IEnumerable<int> partitions)
-    {
-        foreach (var group in partitions.GroupBy(p => Math.Min(p, CountedPartitions - 1)))
-        {
-            Interlocked.Add(ref _delivered[group.Key], group.Count());
-        }
-    }
+    /// <summary>Counts a reading the broker acknowledged on <paramref name="partition"/>, for the projection between two reads.</summary>
+    public void Delivered(int partition) => Interlocked.Increment(ref _delivered[Math.Min(partition, CountedPartitions - 1)]);
 
     /// <summary>The partition furthest behind once this replica's deliveries since the read are added to what was read.</summary>
     private (int Partition, long Lag) ProjectedFullest(Decision decision)

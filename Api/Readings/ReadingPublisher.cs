@@ -23,39 +23,75 @@ internal sealed class ReadingPublisher(IProducer<string, byte[]> producer, Inges
             return true;
         }
 
-        // One send span for the batch; every message carries its context.
-        var traceHeaders = new Headers();
-        using var send = KafkaTracing.StartSend(producer, Topology.Topics.Readings, readings.Count, traceHeaders);
-        var headerBytes = traceHeaders.Sum(h => h.Key.Length + h.GetValueBytes().Length + 2);
+        // One send span for the batch; every message carries its context (the producer copies the headers per message).
+        var headers = new Headers();
+        using var send = KafkaTracing.StartSend(producer, Topology.Topics.Readings, readings.Count, headers);
+        var headerBytes = headers.Sum(h => h.Key.Length + h.GetValueBytes().Length + 2);
         admission.Produced(BatchHeaderBytes + RecordOverheadBytes + readings.Max(r => r.SensorId.Length) + ReadingEncoding.Length + headerBytes);
-        var deliveries = new Task<DeliveryResult<string, byte[]>>[readings.Count];
-        for (var i = 0; i < readings.Count; i++)
-        {
-            var headers = new Headers();
-            foreach (var header in traceHeaders)
-            {
-                headers.Add(header.Key, header.GetValueBytes());
-            }
 
-            deliveries[i] = producer.ProduceAsync(Topology.Topics.Readings, new Message<string, byte[]>
+        // One completion for the whole request, not a task per message: each of those would cost a thread-pool hop.
+        var deliveries = new Deliveries(readings.Count, admission);
+        try
+        {
+            for (var i = 0; i < readings.Count; i++)
             {
-                Key = readings[i].SensorId,
-                Value = ReadingEncoding.Encode(readings[i]),
-                Headers = headers,
-            }, CancellationToken.None);
+                producer.Produce(Topology.Topics.Readings, new Message<string, byte[]>
+                {
+                    Key = readings[i].SensorId,
+                    Value = ReadingEncoding.Encode(readings[i]),
+                    Headers = headers,
+                }, deliveries.Report);
+            }
+        }
+        catch (Exception ex) when (ex is ProduceException<string, byte[]> or KafkaException)
+        {
+            // The producer's queue refused the rest; what it took is delivered (or not) all the same, and the client's retry is deduplicated.
+            send.Fail(ex);
+            return false;
         }
 
         try
         {
             // The producer's own message timeout bounds each delivery; this bounds the request as a whole.
-            var delivered = await Task.WhenAll(deliveries).WaitAsync(options.DeliveryTimeout + TimeSpan.FromSeconds(2), cancellationToken);
-            admission.Delivered(delivered.Select(d => d.Partition.Value));
+            if (await deliveries.Completion.WaitAsync(options.DeliveryTimeout + TimeSpan.FromSeconds(2), cancellationToken) is { } error)
+            {
+                send.Fail(new KafkaException(error));
+                return false;
+            }
+
             return true;
         }
-        catch (Exception ex) when (ex is ProduceException<string, byte[]> or KafkaException or TimeoutException)
+        catch (TimeoutException ex)
         {
             send.Fail(ex);
             return false;
+        }
+    }
+
+    /// <summary>Counts a request's delivery reports (on the producer's poll thread) down to one result: null, or the first error.</summary>
+    private sealed class Deliveries(int count, IngestAdmission admission)
+    {
+        private readonly TaskCompletionSource<Error?> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _outstanding = count;
+        private Error? _error;
+
+        public Task<Error?> Completion => _completion.Task;
+
+        public void Report(DeliveryReport<string, byte[]> report)
+        {
+            if (report.Error.IsError)
+            {
+                Interlocked.CompareExchange(ref _error, report.Error, null);
+            }
+            else
+            {
+                admission.Delivered(report.Partition.Value);
+            }
+
+            if (Interlocked.Decrement(ref _outstanding) == 0)
+            {
+                _completion.SetResult(Volatile.Read(ref _error));
+            }
         }
     }
 }
