@@ -56,5 +56,56 @@ public class LatestValueWriterTests(RedisServerFixture redis) : IClassFixture<Re
         Assert.False(live.Reader.TryRead(out _));
     }
 
+    [Fact]
+    public async Task A_batch_of_more_sensors_than_one_call_takes_updates_every_one()
+    {
+        await using var cache = await redis.ConnectAsync();
+        await AssertWritesManySensorsAsync(cache);
+    }
+
+    /// <summary>On a cluster a script may only touch keys of one hash slot: the writer groups its calls by slot.</summary>
+    [Fact]
+    public async Task On_a_redis_cluster_the_sensors_of_a_batch_are_written_slot_by_slot()
+    {
+        var configFile = Path.Combine(Path.GetTempPath(), $"kiln-test-cluster-{Guid.NewGuid():N}.conf");
+        await using var server = await RedisServerFixture.StartNewAsync("--cluster-enabled", "yes", "--cluster-config-file", configFile, "--cluster-announce-ip", "127.0.0.1");
+        try
+        {
+            await using (var setup = await server.ConnectAsync(o => o.AllowAdmin = true))
+            {
+                var node = setup.GetServer("127.0.0.1", server.Port);
+                await node.ExecuteAsync("CLUSTER", "ADDSLOTSRANGE", 0, 16383); // one node owning every slot
+                await Eventually.TrueAsync(async () => ((string)(await node.ExecuteAsync("CLUSTER", "INFO"))!).Contains("cluster_state:ok", StringComparison.Ordinal),
+                    Deadline, "the one-node cluster to be ready");
+            }
+
+            await using var cache = await server.ConnectAsync();
+            Assert.Contains(cache.GetServers(), node => node.ServerType == ServerType.Cluster);
+            await AssertWritesManySensorsAsync(cache);
+        }
+        finally
+        {
+            File.Delete(configFile);
+        }
+    }
+
+    private static async Task AssertWritesManySensorsAsync(ConnectionMultiplexer cache)
+    {
+        var writer = new LatestValueWriter(cache);
+        var prefix = NewSensor();
+        List<ReadingMessage> readings = [.. Enumerable.Range(0, (2 * LatestValueWriter.SensorsPerCall) + 7)
+            .Select(i => new ReadingMessage($"{prefix}.{i}", T0.AddSeconds(i), i))];
+
+        Assert.Equal(readings.Count, await writer.WriteAsync(readings, CancellationToken.None));
+        Assert.Equal(0, await writer.WriteAsync(readings, CancellationToken.None)); // the same again changes nothing
+
+        var database = cache.GetDatabase();
+        foreach (var reading in readings)
+        {
+            Assert.Equal(reading.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                (string?)await database.HashGetAsync(Topology.Cache.LatestKey(reading.SensorId), "value"));
+        }
+    }
+
     private static string NewSensor() => $"test.latest.{Guid.NewGuid():N}";
 }

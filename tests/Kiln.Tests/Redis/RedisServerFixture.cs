@@ -17,10 +17,18 @@ public sealed class RedisServerFixture : IAsyncLifetime, IAsyncDisposable
     private static readonly TimeSpan ExitDeadline = TimeSpan.FromSeconds(10);
 
     private readonly ConcurrentQueue<string> _output = new();
+    private readonly string[] _arguments;
     private Process? _process;
 
     public RedisServerFixture()
+        : this([])
     {
+    }
+
+    /// <param name="arguments">More redis-server arguments, e.g. <c>--cluster-enabled yes</c>.</param>
+    private RedisServerFixture(string[] arguments)
+    {
+        _arguments = arguments;
         Port = FindFreePort();
         Password = RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 32);
     }
@@ -42,9 +50,9 @@ public sealed class RedisServerFixture : IAsyncLifetime, IAsyncDisposable
     }
 
     /// <summary>A server of its own, for tests that kill and restart it.</summary>
-    public static async Task<RedisServerFixture> StartNewAsync()
+    public static async Task<RedisServerFixture> StartNewAsync(params string[] arguments)
     {
-        var server = new RedisServerFixture();
+        var server = new RedisServerFixture(arguments);
         await server.StartAsync();
         return server;
     }
@@ -61,7 +69,7 @@ public sealed class RedisServerFixture : IAsyncLifetime, IAsyncDisposable
         _output.Clear();
         _process = await ParentBoundProcess.StartAsync(
             "/usr/bin/redis-server",
-            ["--port", $"{Port}", "--bind", "127.0.0.1", "--requirepass", Password, "--save", "", "--appendonly", "no"],
+            ["--port", $"{Port}", "--bind", "127.0.0.1", "--requirepass", Password, "--save", "", "--appendonly", "no", .. _arguments],
             line =>
             {
                 _output.Enqueue(line);
