@@ -10,10 +10,24 @@ internal sealed record ProcessStats(string Resource, int Pid, double CpuSeconds,
 {
     private static readonly double TicksPerSecond = 100; // USER_HZ on Linux
 
+    /// <summary>
+    /// Every resource with its descendants, and two processes on their own: the AppHost (it relays the broker's traffic)
+    /// and this load generator, whose work shares the machine with the platform's.
+    /// </summary>
     public static List<ProcessStats> Read(IEnumerable<(int Pid, string Resource)> processes)
     {
         var parents = ParentsByPid();
         var stats = new List<ProcessStats>();
+        if (processes.Select(p => parents.GetValueOrDefault(p.Pid)).FirstOrDefault() is > 1 and var appHost && Measure("apphost", appHost) is { } host)
+        {
+            stats.Add(host);
+        }
+
+        if (Measure("loadgen", Environment.ProcessId) is { } self)
+        {
+            stats.Add(self);
+        }
+
         foreach (var (root, resource) in processes)
         {
             foreach (var pid in WithDescendants(root, parents))
