@@ -9,10 +9,11 @@ namespace Kiln.Worker.Ingestion;
 
 /// <summary>
 /// The ingestion loop: consume a batch from <c>kiln.readings</c>, store it in PostgreSQL, update the
-/// latest values in Redis, and only then commit the offsets. A failure of the database keeps the
-/// batch and retries it with backoff (nothing is committed, nothing is skipped); the cache never
-/// holds a batch up (see <see cref="LatestValueCache"/>); a message that can never be processed goes
-/// to the dead-letter topic so it never blocks its partition.
+/// latest values in Redis, and only then commit the offsets. Storing a batch overlaps consuming the next
+/// one (which grows meanwhile, up to <see cref="IngestionOptions.MaxBatchSize"/>); batches are stored one
+/// at a time, in order. A failure of the database keeps the batch and retries it with backoff (nothing is
+/// committed, nothing is skipped); the cache never holds a batch up (see <see cref="LatestValueCache"/>);
+/// a message that can never be processed goes to the dead-letter topic so it never blocks its partition.
 /// </summary>
 internal sealed class ReadingConsumer(
     IConsumer<string, byte[]> consumer,
@@ -28,36 +29,42 @@ internal sealed class ReadingConsumer(
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
 
+    /// <summary>While a batch is being stored, how often the next one's consumption looks whether it is done.</summary>
+    private static readonly TimeSpan StoreCheckInterval = TimeSpan.FromMilliseconds(5);
+
     /// <summary>Per partition, the offset after the last stored message, until it is committed.</summary>
     private readonly Dictionary<TopicPartition, long> _stored = [];
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        // Consume() blocks; give the loop a thread of its own rather than a pool thread.
-        Task.Factory.StartNew(() => RunAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    /// <summary>The batch being stored, and its messages; the consumer is used from the loop's thread only.</summary>
+    private (Task Task, List<ConsumeResult<string, byte[]>> Batch)? _storing;
 
-    private async Task RunAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        // Consume() blocks: the loop has a thread of its own, and waits there for each batch to be stored.
+        Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Run(CancellationToken stoppingToken)
     {
         // Joining the group takes seconds (the broker waits for other members); let it run in the
         // background while the schema is brought up to date. Nothing is consumed before that.
         consumer.Subscribe(Topology.Topics.Readings);
         try
         {
-            await RetryAsync("apply schema migrations", () => migrator.MigrateAsync(stoppingToken), stoppingToken);
+            RetryAsync("apply schema migrations", () => migrator.MigrateAsync(stoppingToken), stoppingToken).GetAwaiter().GetResult();
             while (!stoppingToken.IsCancellationRequested)
             {
                 if (logWatch.TakeReplacedLog())
                 {
+                    FinishStoring();
                     RewindHeldPartitions();
                 }
 
                 var batch = NextBatch(stoppingToken);
+                FinishStoring();
+                CommitStored();
                 if (batch.Count > 0)
                 {
-                    await ProcessAsync(batch, stoppingToken);
-                    Stored(batch);
+                    _storing = (ProcessAsync(batch, stoppingToken), batch);
                 }
-
-                CommitStored();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -65,11 +72,36 @@ internal sealed class ReadingConsumer(
         }
         finally
         {
+            try
+            {
+                FinishStoring(); // nothing may be half done with the consumer closed under it
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+            }
+
             // Leave the group now, so the other replicas take over these partitions at once.
             consumer.Close();
         }
     }
 
+    /// <summary>Waits until the batch being stored, if any, is stored, and notes its offsets for the commit.</summary>
+    private void FinishStoring()
+    {
+        if (_storing is not { } storing)
+        {
+            return;
+        }
+
+        _storing = null;
+        storing.Task.GetAwaiter().GetResult();
+        Stored(storing.Batch);
+    }
+
+    /// <summary>
+    /// The next batch: what comes within <see cref="IngestionOptions.BatchWindow"/> of its first message, and while the
+    /// previous batch is still being stored, whatever comes until it is, up to <see cref="IngestionOptions.MaxBatchSize"/>.
+    /// </summary>
     private List<ConsumeResult<string, byte[]>> NextBatch(CancellationToken stoppingToken)
     {
         var batch = new List<ConsumeResult<string, byte[]>>();
@@ -84,21 +116,28 @@ internal sealed class ReadingConsumer(
         while (batch.Count < options.MaxBatchSize && !stoppingToken.IsCancellationRequested)
         {
             var remaining = options.BatchWindow - window.Elapsed;
-            var next = Consume(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
-            if (next is null)
+            var storing = _storing is { Task.IsCompleted: false };
+            if (remaining <= TimeSpan.Zero && !storing)
             {
                 break;
             }
 
-            batch.Add(next);
+            var next = Consume(remaining > TimeSpan.Zero ? remaining : StoreCheckInterval);
+            if (next is not null)
+            {
+                batch.Add(next);
+            }
+            else if (!storing)
+            {
+                break;
+            }
         }
 
         return batch;
     }
 
     /// <summary>
-    /// The next message, or null when none came in time or a partition's position had to be moved (the
-    /// batch so far is then processed first). The consumer runs with <c>auto.offset.reset=error</c>, so a
+    /// The next message, or null when none came in time or a partition's position had to be moved. The consumer runs with <c>auto.offset.reset=error</c>, so a
     /// position the broker no longer holds stops its partition here instead of being skipped quietly.
     /// </summary>
     private ConsumeResult<string, byte[]>? Consume(TimeSpan timeout)
