@@ -11,7 +11,11 @@ namespace Kiln.AppHost.Provisioning;
 /// </summary>
 internal sealed record Secrets
 {
+    /// <summary>The PostgreSQL superuser's, kept by the AppHost (and for an operator's psql); never handed to a service.</summary>
     public required string PostgresPassword { get; init; }
+
+    /// <summary>The password of the role each database's services log in as (its owner, not a superuser).</summary>
+    public string? DatabasePassword { get; init; }
     public required string CachePassword { get; init; }
     public required string AdminApiKey { get; init; }
     public required string IngestApiKey { get; init; }
@@ -33,8 +37,15 @@ internal sealed record Secrets
         {
             try
             {
-                return JsonSerializer.Deserialize<Secrets>(File.ReadAllText(path), Json)
-                    ?? throw new JsonException("empty");
+                var loaded = JsonSerializer.Deserialize<Secrets>(File.ReadAllText(path), Json) ?? throw new JsonException("empty");
+                if (loaded.DatabasePassword is null)
+                {
+                    // Written before the services had a database role of their own: add its password, keep the rest.
+                    loaded = loaded with { DatabasePassword = NewPassword() };
+                    OwnerOnlyFile.Write(path, JsonSerializer.Serialize(loaded, Json));
+                }
+
+                return loaded;
             }
             catch (JsonException ex)
             {
@@ -46,6 +57,7 @@ internal sealed record Secrets
         var secrets = new Secrets
         {
             PostgresPassword = NewPassword(),
+            DatabasePassword = NewPassword(),
             CachePassword = NewPassword(),
             AdminApiKey = ApiKeyHash.NewKey(),
             IngestApiKey = ApiKeyHash.NewKey(),

@@ -9,13 +9,17 @@ namespace Kiln.AppHost.Resources;
 /// <summary>
 /// A PostgreSQL server. Local mode runs the machine's server binaries (as the <c>postgres</c> user when
 /// the AppHost is root), scram-sha-256 over TCP on loopback only, data kept under <c>.apphost/</c>;
-/// its databases are created once it is ready. Existing mode uses the configured connection string.
+/// its databases are created once it is ready, each owned by a login role of its own
+/// (<c>{database}_owner</c>: no superuser, no CREATEDB or CREATEROLE, the only role besides the superuser
+/// that may connect to it), which is the one its connection string hands to the services: they may
+/// migrate and use their own database and nothing else. Existing mode uses the configured connection string.
 /// </summary>
 internal sealed class PostgresServerResource(string name) : Resource(name)
 {
     private const string SuperUser = "postgres";
     private SupervisedProcess? _process;
     private string? _existingConnectionString;
+    private string? _databasePassword;
 
     public override string Type => "postgres";
 
@@ -48,11 +52,14 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
         {
             Host = "127.0.0.1",
             Port = Port,
-            Username = SuperUser,
-            Password = Password,
+            Username = OwnerOf(database),
+            Password = _databasePassword,
             Database = database,
         }.ConnectionString;
     }
+
+    /// <summary>The login role that owns <paramref name="database"/> and that its services use.</summary>
+    internal static string OwnerOf(string database) => database + "_owner";
 
     internal override async Task StartAsync(RunContext context, CancellationToken cancellationToken)
     {
@@ -86,6 +93,7 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
         // A restarted server keeps its port: the services were handed it in their connection strings.
         Port = Port == 0 ? PortAllocator.Next() : Port;
         Password = context.Secrets.PostgresPassword;
+        _databasePassword = context.Secrets.DatabasePassword;
         var log = context.LogFor(Name);
 
         if (!File.Exists(Path.Combine(dataDir, "PG_VERSION")))
@@ -143,6 +151,7 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
         }
 
         await CreateDatabasesAsync(local, cancellationToken);
+        await GiveDatabasesToOwnersAsync(local, cancellationToken);
     }
 
     internal override Task StopAsync() => _process?.StopAsync() ?? Task.CompletedTask;
@@ -163,6 +172,54 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
                 await create.ExecuteNonQueryAsync(cancellationToken);
             }
         }
+    }
+
+    /// <summary>
+    /// Makes each database's role (created if need be, its password set from secrets.json on every start) the owner
+    /// of the database and of every table in it, and the only role besides the superuser that may connect to it;
+    /// the server's own databases (<c>postgres</c>, <c>template1</c>) are the superuser's alone.
+    /// A database kept from before the roles existed has its tables owned by the superuser; they change hands here.
+    /// Identifiers are quoted; the password is [A-Za-z0-9] by construction (DDL takes no parameters).
+    /// </summary>
+    private async Task GiveDatabasesToOwnersAsync(string superuser, CancellationToken cancellationToken)
+    {
+        foreach (var database in Databases)
+        {
+            var owner = Quote(OwnerOf(database.DatabaseName));
+            var name = Quote(database.DatabaseName);
+            await using (var server = new NpgsqlConnection(superuser))
+            {
+                await server.OpenAsync(cancellationToken);
+                await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_roles WHERE rolname = $1", server);
+                exists.Parameters.AddWithValue(OwnerOf(database.DatabaseName));
+                var create = await exists.ExecuteScalarAsync(cancellationToken) is null ? $"CREATE ROLE {owner};" : "";
+                await using var grant = new NpgsqlCommand($"""
+                    {create}
+                    ALTER ROLE {owner} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '{_databasePassword}';
+                    ALTER DATABASE {name} OWNER TO {owner};
+                    REVOKE ALL ON DATABASE {name} FROM PUBLIC;
+                    REVOKE CONNECT ON DATABASE postgres FROM PUBLIC;
+                    REVOKE CONNECT ON DATABASE template1 FROM PUBLIC;
+                    """, server);
+                await grant.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await using var inside = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(superuser) { Database = database.DatabaseName }.ConnectionString);
+            await inside.OpenAsync(cancellationToken);
+            await using var tables = new NpgsqlCommand($"""
+                DO $$
+                DECLARE t record;
+                BEGIN
+                  FOR t IN SELECT schemaname, tablename FROM pg_tables WHERE schemaname = 'public' AND tableowner <> {Literal(OwnerOf(database.DatabaseName))} LOOP
+                    EXECUTE format('ALTER TABLE %I.%I OWNER TO %I', t.schemaname, t.tablename, {Literal(OwnerOf(database.DatabaseName))});
+                  END LOOP;
+                END $$;
+                """, inside);
+            await tables.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+        static string Literal(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
     }
 
     private async Task InitDbAsync(string bin, string dataDir, string home, string? runAs, RunContext context, ResourceLog log, CancellationToken cancellationToken)

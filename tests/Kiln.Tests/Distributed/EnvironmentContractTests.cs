@@ -1,4 +1,6 @@
 using Kiln.AppHost.Resources;
+using Kiln.AppHost.Testing;
+using Npgsql;
 
 namespace Kiln.Tests.Distributed;
 
@@ -27,13 +29,41 @@ public sealed class EnvironmentContractTests(PlatformFixture platform)
             Assert.False(env.ContainsKey("ASPNETCORE_FORWARDEDHEADERS_ENABLED"), "publish mode only");
             Assert.Equal("true", env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"]);
             Assert.Matches("^http://localhost:[0-9]+$", env["ASPNETCORE_URLS"]);
-            Assert.Matches("^Host=127.0.0.1;Port=[0-9]+;Username=postgres;Password=[A-Za-z0-9]{32};Database=kilndb$", env["ConnectionStrings__kilndb"]);
+            Assert.Matches("^Host=127.0.0.1;Port=[0-9]+;Username=kilndb_owner;Password=[A-Za-z0-9]{32};Database=kilndb$", env["ConnectionStrings__kilndb"]);
             Assert.Matches("^127.0.0.1:[0-9]+,password=[A-Za-z0-9]{32}$", env["ConnectionStrings__cache"]);
             Assert.Matches("^127.0.0.1:[0-9]+$", env["ConnectionStrings__kafka"]);
         }
 
         Assert.NotEqual(environments[0]["OTEL_RESOURCE_ATTRIBUTES"], environments[1]["OTEL_RESOURCE_ATTRIBUTES"]);
         Assert.NotEqual(environments[0]["ASPNETCORE_URLS"], environments[1]["ASPNETCORE_URLS"]);
+    }
+
+    /// <summary>The services log in as their database's owner: they migrate and use it, and can do nothing else.</summary>
+    [Fact]
+    public async Task The_services_database_role_owns_its_database_and_nothing_more()
+    {
+        await using var database = NpgsqlDataSource.Create(await platform.App.GetConnectionStringAsync("kilndb")
+            ?? throw new InvalidOperationException("kilndb has no connection string"));
+        await using (var role = database.CreateCommand("""
+            SELECT current_user, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolreplication, r.rolbypassrls,
+                   pg_get_userbyid(d.datdba), (SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner <> current_user)
+            FROM pg_roles r, pg_database d WHERE r.rolname = current_user AND d.datname = current_database()
+            """))
+        await using (var reader = await role.ExecuteReaderAsync())
+        {
+            Assert.True(await reader.ReadAsync());
+            Assert.Equal("kilndb_owner", reader.GetString(0));
+            Assert.Equal([false, false, false, false, false], Enumerable.Range(1, 5).Select(reader.GetBoolean));
+            Assert.Equal("kilndb_owner", reader.GetString(6));
+            Assert.Equal(0, reader.GetInt64(7)); // every table of the schema is its own
+        }
+
+        // Another database of the server is out of reach, and so is making one.
+        var other = new NpgsqlConnectionStringBuilder(await platform.App.GetConnectionStringAsync("kilndb")) { Database = "postgres", Pooling = false };
+        await using var elsewhere = new NpgsqlConnection(other.ConnectionString);
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, Assert.IsType<PostgresException>(await Record.ExceptionAsync(() => elsewhere.OpenAsync())).SqlState);
+        await using var create = database.CreateCommand("CREATE DATABASE kiln_test_not_allowed");
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, (await Assert.ThrowsAsync<PostgresException>(() => create.ExecuteNonQueryAsync())).SqlState);
     }
 
     [Fact]
@@ -53,7 +83,7 @@ public sealed class EnvironmentContractTests(PlatformFixture platform)
         await platform.Api.GetAsync("/api/v1/sensors"); // some traffic, so there is output to check
         var secrets = platform.App.Secrets;
         // The secrets the AppHost hands to some process (the others never leave secrets.json).
-        string[] values = [secrets.PostgresPassword, secrets.CachePassword, secrets.AdminApiKey, secrets.IngestApiKey,
+        string[] values = [secrets.PostgresPassword, secrets.DatabasePassword!, secrets.CachePassword, secrets.AdminApiKey, secrets.IngestApiKey,
             secrets.ReadApiKey, secrets.OtlpApiKey];
         Assert.Contains("apphost", platform.App.Context.Logs.Keys); // the AppHost's own lines are checked too
         var output = platform.App.Context.Logs.Values.SelectMany(log => log.Snapshot())
