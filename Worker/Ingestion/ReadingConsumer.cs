@@ -28,8 +28,12 @@ internal sealed class ReadingConsumer(
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
 
-    /// <summary>Per partition, the offset after the last stored message, until it is committed.</summary>
-    private readonly Dictionary<TopicPartition, long> _stored = [];
+    /// <summary>
+    /// Per partition, the offset after the last stored message with that message's leader epoch, until it is committed.
+    /// The epoch goes with the commit: a broker that lost the log the offset belongs to (a restarted development broker
+    /// leads in a later epoch) refuses it rather than apply it to its new log.
+    /// </summary>
+    private readonly Dictionary<TopicPartition, TopicPartitionOffset> _stored = [];
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         // Consume() blocks; give the loop a thread of its own rather than a pool thread.
@@ -206,7 +210,8 @@ internal sealed class ReadingConsumer(
     {
         foreach (var partition in batch.GroupBy(m => m.TopicPartition))
         {
-            _stored[partition.Key] = partition.Max(m => m.Offset.Value) + 1;
+            var last = partition.MaxBy(m => m.Offset.Value)!;
+            _stored[partition.Key] = new TopicPartitionOffset(partition.Key, last.Offset.Value + 1, last.LeaderEpoch);
         }
     }
 
@@ -223,7 +228,7 @@ internal sealed class ReadingConsumer(
         }
 
         var held = consumer.Assignment.ToHashSet();
-        var offsets = _stored.Where(p => held.Contains(p.Key)).Select(p => new TopicPartitionOffset(p.Key, p.Value)).ToList();
+        var offsets = _stored.Values.Where(o => held.Contains(o.TopicPartition)).ToList();
         try
         {
             if (offsets.Count > 0)
@@ -234,10 +239,46 @@ internal sealed class ReadingConsumer(
 
             _stored.Clear(); // what is no longer held is its new owner's to commit
         }
+        catch (TopicPartitionOffsetException ex)
+        {
+            // Some partitions were committed, some not: the others stay for the next turn, unless their log is gone.
+            var committed = ex.Results.Where(r => !r.Error.IsError).Select(r => r.TopicPartition).ToList();
+            assignment.Committed(committed);
+            committed.ForEach(p => _stored.Remove(p));
+            if (ex.Results.Where(r => IsFromLostLog(r.Error)).ToList() is { Count: > 0 } lost)
+            {
+                ForgetLostLogOffsets([.. lost.Select(r => new TopicPartitionOffset(r.TopicPartition, r.Offset))], lost[0].Error.Reason);
+            }
+        }
+        catch (KafkaException ex) when (IsFromLostLog(ex.Error))
+        {
+            // Every partition was refused, which librdkafka reports as the request's error, naming the last one's reason only.
+            // Forgetting an offset that was refused for another reason costs a redelivery at most (storing is idempotent);
+            // keeping one of a lost log would have it refused on every turn.
+            ForgetLostLogOffsets(offsets, ex.Error.Reason);
+        }
         catch (KafkaException ex)
         {
             logger.LogDebug("Offset commit refused ({Reason}); tried again on the next turn", ex.Error.Reason);
         }
+    }
+
+    /// <summary>The broker leads the partition in a later epoch than the committed offset's message was written in: its log was lost.</summary>
+    private static bool IsFromLostLog(Error error) => error.Code == ErrorCode.FencedLeaderEpoch;
+
+    /// <summary>
+    /// Offsets whose commit the broker refused because the log they belong to is gone (a restarted development broker):
+    /// their readings are stored, and in the new log they would point past readings nobody has read. They are not tried again.
+    /// </summary>
+    private void ForgetLostLogOffsets(IReadOnlyList<TopicPartitionOffset> offsets, string reason)
+    {
+        foreach (var offset in offsets)
+        {
+            _stored.Remove(offset.TopicPartition);
+        }
+
+        logger.LogWarning("The broker refused to commit offsets of a log it no longer has ({Reason}): {Offsets}; the readings before them are stored",
+            reason, string.Join(", ", offsets.Select(o => $"{o.TopicPartition} at {o.Offset}")));
     }
 
     /// <summary>
