@@ -132,24 +132,19 @@ internal sealed class ReadingConsumer(
         {
             loss.Dropped(partition.Topic, partition.Partition.Value, position.Value, start);
         }
-        else if (position.Value > watermarks.High.Value)
-        {
-            loss.Replaced(partition.Topic, [(partition.Partition.Value, 0)],
-                $"partition {partition.Partition.Value}: the Worker's position {position.Value:N0} is past the end offset {watermarks.High.Value:N0}: {reason}");
-        }
         else
         {
-            // The broker refused a position it holds after all (it moved meanwhile): read on from there.
-            start = position.Value;
+            // Not behind the log's start, yet refused: past the end of the log when the broker looked, or in a leader epoch
+            // the log no longer has (librdkafka detected a truncation). Either way the log is not the one this position
+            // was read from, even if it has grown past the position since (a restarted broker's new log, which readings
+            // were produced to meanwhile): reading on from the position would skip the new log's first readings.
+            loss.Replaced(partition.Topic, [(partition.Partition.Value, 0)],
+                $"partition {partition.Partition.Value}: the broker no longer holds the log the Worker's position {position.Value:N0} " +
+                $"belongs to (its log now ends at {watermarks.High.Value:N0}): {reason}");
         }
 
         _stored.Remove(partition);
-        // The error stopped the partition's fetcher, which a seek cannot restart; assigning it again at the offset does.
-        if (consumer.Assignment.Contains(partition))
-        {
-            consumer.IncrementalUnassign([partition]);
-            consumer.IncrementalAssign([new TopicPartitionOffset(partition, start)]);
-        }
+        Restart(partition, start);
     }
 
     /// <summary>After the broker's log was replaced, reads every held partition again from its beginning (storing is idempotent).</summary>
@@ -158,7 +153,20 @@ internal sealed class ReadingConsumer(
         _stored.Clear(); // offsets of the lost log mean nothing in the new one
         foreach (var partition in consumer.Assignment)
         {
-            consumer.Seek(new TopicPartitionOffset(partition, Offset.Beginning));
+            Restart(partition, Offset.Beginning);
+        }
+    }
+
+    /// <summary>
+    /// Moves a held partition's position. A seek needs a running fetcher, which a partition has not while its position is
+    /// being reset or just after it was assigned ("Local: Erroneous state"); assigning it again at the offset always works.
+    /// </summary>
+    private void Restart(TopicPartition partition, Offset offset)
+    {
+        if (consumer.Assignment.Contains(partition))
+        {
+            consumer.IncrementalUnassign([partition]);
+            consumer.IncrementalAssign([new TopicPartitionOffset(partition, offset)]);
         }
     }
 
