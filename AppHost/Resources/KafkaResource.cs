@@ -22,6 +22,7 @@ internal sealed class KafkaResource(string name) : Resource(name), IResourceWith
     private SupervisedProcess? _process;
     private TcpForwarder? _forwarder;
     private string? _existing;
+    private int _launches;
 
     public override string Type => "kafka";
 
@@ -60,11 +61,16 @@ internal sealed class KafkaResource(string name) : Resource(name), IResourceWith
             arguments.Add($"{topic}:{partitions}");
         }
 
-        var spec = new ProcessSpec(DotnetHost.Path, arguments);
         var listener = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         _process = Supervise(context,
             log =>
             {
+                // Each broker behind the address leads its partitions in a later epoch than the one before, as a new leader
+                // after an unclean election would: a client still holding offsets of the lost log (a commit librdkafka kept
+                // back while the broker was down) is refused (FENCED_LEADER_EPOCH) instead of moving the group's position
+                // in the new log past readings that were never stored.
+                var spec = new ProcessSpec(DotnetHost.Path,
+                    [.. arguments, "--leader-epoch", (_launches++).ToString(CultureInfo.InvariantCulture)]);
                 var announced = listener = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
                 return ChildProcess.StartAsync(spec, log, context.Processes, line =>
                 {

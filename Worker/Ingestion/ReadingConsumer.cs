@@ -32,8 +32,12 @@ internal sealed class ReadingConsumer(
     /// <summary>While a batch is being stored, how often the next one's consumption looks whether it is done.</summary>
     private static readonly TimeSpan StoreCheckInterval = TimeSpan.FromMilliseconds(5);
 
-    /// <summary>Per partition, the offset after the last stored message, until it is committed.</summary>
-    private readonly Dictionary<TopicPartition, long> _stored = [];
+    /// <summary>
+    /// Per partition, the offset after the last stored message with that message's leader epoch, until it is committed.
+    /// The epoch goes with the commit: a broker that lost the log the offset belongs to (a restarted development broker
+    /// leads in a later epoch) refuses it rather than apply it to its new log.
+    /// </summary>
+    private readonly Dictionary<TopicPartition, TopicPartitionOffset> _stored = [];
 
     /// <summary>The batch being stored, and its messages; the consumer is used from the loop's thread only.</summary>
     private (Task Task, List<ConsumeResult<string, byte[]>> Batch)? _storing;
@@ -167,24 +171,19 @@ internal sealed class ReadingConsumer(
         {
             loss.Dropped(partition.Topic, partition.Partition.Value, position.Value, start);
         }
-        else if (position.Value > watermarks.High.Value)
-        {
-            loss.Replaced(partition.Topic, [(partition.Partition.Value, 0)],
-                $"partition {partition.Partition.Value}: the Worker's position {position.Value:N0} is past the end offset {watermarks.High.Value:N0}: {reason}");
-        }
         else
         {
-            // The broker refused a position it holds after all (it moved meanwhile): read on from there.
-            start = position.Value;
+            // Not behind the log's start, yet refused: past the end of the log when the broker looked, or in a leader epoch
+            // the log no longer has (librdkafka detected a truncation). Either way the log is not the one this position
+            // was read from, even if it has grown past the position since (a restarted broker's new log, which readings
+            // were produced to meanwhile): reading on from the position would skip the new log's first readings.
+            loss.Replaced(partition.Topic, [(partition.Partition.Value, 0)],
+                $"partition {partition.Partition.Value}: the broker no longer holds the log the Worker's position {position.Value:N0} " +
+                $"belongs to (its log now ends at {watermarks.High.Value:N0}): {reason}");
         }
 
         _stored.Remove(partition);
-        // The error stopped the partition's fetcher, which a seek cannot restart; assigning it again at the offset does.
-        if (consumer.Assignment.Contains(partition))
-        {
-            consumer.IncrementalUnassign([partition]);
-            consumer.IncrementalAssign([new TopicPartitionOffset(partition, start)]);
-        }
+        Restart(partition, start);
     }
 
     /// <summary>After the broker's log was replaced, reads every held partition again from its beginning (storing is idempotent).</summary>
@@ -193,7 +192,20 @@ internal sealed class ReadingConsumer(
         _stored.Clear(); // offsets of the lost log mean nothing in the new one
         foreach (var partition in consumer.Assignment)
         {
-            consumer.Seek(new TopicPartitionOffset(partition, Offset.Beginning));
+            Restart(partition, Offset.Beginning);
+        }
+    }
+
+    /// <summary>
+    /// Moves a held partition's position. A seek needs a running fetcher, which a partition has not while its position is
+    /// being reset or just after it was assigned ("Local: Erroneous state"); assigning it again at the offset always works.
+    /// </summary>
+    private void Restart(TopicPartition partition, Offset offset)
+    {
+        if (consumer.Assignment.Contains(partition))
+        {
+            consumer.IncrementalUnassign([partition]);
+            consumer.IncrementalAssign([new TopicPartitionOffset(partition, offset)]);
         }
     }
 
@@ -245,7 +257,8 @@ internal sealed class ReadingConsumer(
     {
         foreach (var partition in batch.GroupBy(m => m.TopicPartition))
         {
-            _stored[partition.Key] = partition.Max(m => m.Offset.Value) + 1;
+            var last = partition.MaxBy(m => m.Offset.Value)!;
+            _stored[partition.Key] = new TopicPartitionOffset(partition.Key, last.Offset.Value + 1, last.LeaderEpoch);
         }
     }
 
@@ -262,7 +275,7 @@ internal sealed class ReadingConsumer(
         }
 
         var held = consumer.Assignment.ToHashSet();
-        var offsets = _stored.Where(p => held.Contains(p.Key)).Select(p => new TopicPartitionOffset(p.Key, p.Value)).ToList();
+        var offsets = _stored.Values.Where(o => held.Contains(o.TopicPartition)).ToList();
         try
         {
             if (offsets.Count > 0)
@@ -273,10 +286,46 @@ internal sealed class ReadingConsumer(
 
             _stored.Clear(); // what is no longer held is its new owner's to commit
         }
+        catch (TopicPartitionOffsetException ex)
+        {
+            // Some partitions were committed, some not: the others stay for the next turn, unless their log is gone.
+            var committed = ex.Results.Where(r => !r.Error.IsError).Select(r => r.TopicPartition).ToList();
+            assignment.Committed(committed);
+            committed.ForEach(p => _stored.Remove(p));
+            if (ex.Results.Where(r => IsFromLostLog(r.Error)).ToList() is { Count: > 0 } lost)
+            {
+                ForgetLostLogOffsets([.. lost.Select(r => new TopicPartitionOffset(r.TopicPartition, r.Offset))], lost[0].Error.Reason);
+            }
+        }
+        catch (KafkaException ex) when (IsFromLostLog(ex.Error))
+        {
+            // Every partition was refused, which librdkafka reports as the request's error, naming the last one's reason only.
+            // Forgetting an offset that was refused for another reason costs a redelivery at most (storing is idempotent);
+            // keeping one of a lost log would have it refused on every turn.
+            ForgetLostLogOffsets(offsets, ex.Error.Reason);
+        }
         catch (KafkaException ex)
         {
             logger.LogDebug("Offset commit refused ({Reason}); tried again on the next turn", ex.Error.Reason);
         }
+    }
+
+    /// <summary>The broker leads the partition in a later epoch than the committed offset's message was written in: its log was lost.</summary>
+    private static bool IsFromLostLog(Error error) => error.Code == ErrorCode.FencedLeaderEpoch;
+
+    /// <summary>
+    /// Offsets whose commit the broker refused because the log they belong to is gone (a restarted development broker):
+    /// their readings are stored, and in the new log they would point past readings nobody has read. They are not tried again.
+    /// </summary>
+    private void ForgetLostLogOffsets(IReadOnlyList<TopicPartitionOffset> offsets, string reason)
+    {
+        foreach (var offset in offsets)
+        {
+            _stored.Remove(offset.TopicPartition);
+        }
+
+        logger.LogWarning("The broker refused to commit offsets of a log it no longer has ({Reason}): {Offsets}; the readings before them are stored",
+            reason, string.Join(", ", offsets.Select(o => $"{o.TopicPartition} at {o.Offset}")));
     }
 
     /// <summary>

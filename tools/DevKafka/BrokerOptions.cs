@@ -8,19 +8,25 @@ internal sealed record TopicSpec(string Name, int Partitions)
 }
 
 /// <summary>
-/// Command line: <c>[--brokers N] [--topic name:partitions]... [--port-file PATH] [--advertise host:port] [--control-port N]</c>.
+/// Command line: <c>[--brokers N] [--topic name:partitions]... [--port-file PATH] [--advertise host:port] [--control-port N]
+/// [--leader-epoch N]</c>.
 /// <c>--advertise</c> is the address clients are told to use instead of the broker's own ephemeral port
 /// (a forwarder's, which stays the same when the broker is restarted behind it). <c>--control-port</c> opens
 /// the fault-injection port (<see cref="ControlListener"/>) on 127.0.0.1:N, or on a free port for 0.
+/// <c>--leader-epoch</c> starts the declared topics' partitions at that leader epoch: a broker restarted behind the
+/// same address is given a higher one than the broker before it, so that clients still holding offsets of the lost
+/// log see a new leader's log and do not apply those offsets to it (one broker only).
 /// </summary>
 internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topics, string? PortFile)
 {
     public const string Usage =
-        "usage: Kiln.DevKafka [--brokers N] [--topic name:partitions]... [--port-file PATH] [--advertise host:port] [--control-port N]";
+        "usage: Kiln.DevKafka [--brokers N] [--topic name:partitions]... [--port-file PATH] [--advertise host:port] [--control-port N] [--leader-epoch N]";
 
     public (string Host, int Port)? Advertise { get; init; }
 
     public int? ControlPort { get; init; }
+
+    public int LeaderEpoch { get; init; }
 
     public static BrokerOptions Parse(IReadOnlyList<string> args)
     {
@@ -29,6 +35,7 @@ internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topic
         string? portFile = null;
         (string, int)? advertise = null;
         int? controlPort = null;
+        var leaderEpoch = 0;
 
         for (var i = 0; i < args.Count; i++)
         {
@@ -50,6 +57,10 @@ internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topic
                     var port = ValueAfter(args, ref i);
                     controlPort = port == "0" ? 0 : ParsePositive(port, "--control-port");
                     break;
+                case "--leader-epoch":
+                    var epoch = ValueAfter(args, ref i);
+                    leaderEpoch = epoch == "0" ? 0 : ParsePositive(epoch, "--leader-epoch");
+                    break;
                 default:
                     throw new ArgumentException($"unknown argument '{args[i]}'");
             }
@@ -60,7 +71,12 @@ internal sealed record BrokerOptions(int Brokers, IReadOnlyList<TopicSpec> Topic
             throw new ArgumentException("--advertise names one address, so it needs --brokers 1");
         }
 
-        return new BrokerOptions(brokers, topics, portFile) { Advertise = advertise, ControlPort = controlPort };
+        if (leaderEpoch > 0 && brokers != 1)
+        {
+            throw new ArgumentException("--leader-epoch keeps the one broker the leader, so it needs --brokers 1");
+        }
+
+        return new BrokerOptions(brokers, topics, portFile) { Advertise = advertise, ControlPort = controlPort, LeaderEpoch = leaderEpoch };
     }
 
     private static string ValueAfter(IReadOnlyList<string> args, ref int i) =>

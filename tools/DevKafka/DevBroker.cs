@@ -19,6 +19,10 @@ internal static class DevBroker
         foreach (var topic in options.Topics)
         {
             cluster.CreateTopic(topic.Name, topic.Partitions);
+            if (options.LeaderEpoch > 0)
+            {
+                cluster.StartLeaderEpochsAt(topic.Name, topic.Partitions, options.LeaderEpoch);
+            }
         }
 
         if (options.Advertise is var (host, port))
@@ -48,6 +52,7 @@ internal static class DevBroker
             $"dev broker ready: {cluster.BrokerCount} broker(s) at {cluster.ListenerAddresses}" +
             (options.Advertise is null ? "; " : $", advertised as {cluster.BootstrapServers}; ") +
             $"topics {DescribeTopics(options.Topics)}; " +
+            (options.LeaderEpoch > 0 ? $"leader epoch {options.LeaderEpoch}; " : "") +
             $"{started.Elapsed.TotalSeconds:0.000} s");
 
         stopRequested.WaitOne();

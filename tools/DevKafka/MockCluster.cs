@@ -60,6 +60,34 @@ internal sealed unsafe class MockCluster : IDisposable
     }
 
     /// <summary>
+    /// Starts every partition of the topic at leader epoch <paramref name="epoch"/> instead of 0 (one broker only: it
+    /// stays the leader). Records then carry that epoch, and a client holding a position or an offset to commit from a
+    /// log with a lower epoch is told so by the broker (log truncation detected; FENCED_LEADER_EPOCH), as after an
+    /// unclean leader election on a real cluster.
+    /// </summary>
+    public void StartLeaderEpochsAt(string topic, int partitions, int epoch)
+    {
+        const int OnlyBroker = 1;
+        if (BrokerCount != 1)
+        {
+            throw new InvalidOperationException("Leader epochs can be moved on a one-broker cluster only.");
+        }
+
+        for (var partition = 0; partition < partitions; partition++)
+        {
+            // The mock has no setter for the epoch; each leader election it is told of adds one.
+            for (var term = 0; term < epoch; term++)
+            {
+                var error = LibRdKafka.MockPartitionSetLeader(_cluster, topic, partition, OnlyBroker);
+                if (error != LibRdKafka.NoError)
+                {
+                    throw new InvalidOperationException($"Moving the leader epoch of {topic} [{partition}] failed: {Describe(error)}.");
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// Deletes the partition's records before <paramref name="beforeOffset"/>, as retention would: the log then
     /// starts there. Returns null, or why not (no such partition, an offset past the end of the log).
     /// </summary>

@@ -13,6 +13,7 @@ internal sealed class DevKafkaProcess : IAsyncDisposable
 {
     private const string BootstrapPrefix = "KAFKA_BOOTSTRAP=";
     private const string ControlPrefix = "KAFKA_CONTROL=";
+    private const string ListenerPrefix = "KAFKA_LISTENER=";
 
     private readonly Process _process;
     private readonly ManualResetEventSlim _releaseLauncher;
@@ -33,6 +34,12 @@ internal sealed class DevKafkaProcess : IAsyncDisposable
         _output.FirstOrDefault(line => line.StartsWith(ControlPrefix, StringComparison.Ordinal)) is { } line
             ? new Uri($"tcp://{line[ControlPrefix.Length..]}")
             : null;
+
+    /// <summary>The port the (first) broker listens on, whatever it advertises.</summary>
+    public int ListenerPort =>
+        _output.FirstOrDefault(line => line.StartsWith(ListenerPrefix, StringComparison.Ordinal)) is { } line
+            ? int.Parse(line[ListenerPrefix.Length..].Split(',')[0].Split(':')[^1], System.Globalization.CultureInfo.InvariantCulture)
+            : throw new InvalidOperationException("The dev broker announced no listener.");
 
     public int Id => _process.Id;
 

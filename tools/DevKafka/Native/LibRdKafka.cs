@@ -56,6 +56,13 @@ internal static unsafe partial class LibRdKafka
     public static partial void MockBrokerSetHostPort(nint mcluster, int brokerId, string host, int port);
 
     /// <remarks>
+    /// Makes <paramref name="brokerId"/> the partition's leader; the mock counts every call as a new leader term, raising
+    /// the partition's leader epoch by one even when the leader stays the same.
+    /// </remarks>
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_partition_set_leader", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int MockPartitionSetLeader(nint mcluster, string topic, int partition, int brokerId);
+
+    /// <remarks>
     /// Moves the partition's log start offset to <paramref name="beforeOffset"/> (batches wholly before it go).
     /// UNKNOWN_TOPIC_OR_PART for a missing partition, OFFSET_OUT_OF_RANGE past the end of the log.
     /// </remarks>
