@@ -146,8 +146,13 @@ internal sealed class IngestAdmission(
                     _lastFailure = null;
                 }
             }
-            catch (Exception ex) when (ex is KafkaException or TimeoutException or InvalidOperationException && !stoppingToken.IsCancellationRequested)
+            catch (Exception ex) when (ex is KafkaException or TimeoutException or InvalidOperationException)
             {
+                if (stoppingToken.IsCancellationRequested)
+                {
+                    return; // the host is stopping and the producer's connections with it: not a failure
+                }
+
                 if (_lastFailure is null)
                 {
                     logger.LogWarning("Cannot read the Worker group's backlog on {Topic}: {Reason}. Ingest is refused after {Staleness} s without a reading.",

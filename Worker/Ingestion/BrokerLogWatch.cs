@@ -47,8 +47,13 @@ internal sealed class BrokerLogWatch(
                 _heldAtLast = assignment.Held;
                 _failures = 0;
             }
-            catch (Exception ex) when (ex is KafkaException or InvalidOperationException && !stoppingToken.IsCancellationRequested)
+            catch (Exception ex) when (ex is KafkaException or InvalidOperationException)
             {
+                if (stoppingToken.IsCancellationRequested)
+                {
+                    return; // the host is stopping and the consumer's connections with it: not a failure
+                }
+
                 logger.LogDebug("Could not read the backlog of {Topic}: {Reason}", Topology.Topics.Readings, ex.Message);
                 if (++_failures == 10)
                 {
