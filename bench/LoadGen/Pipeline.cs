@@ -9,7 +9,11 @@ using Npgsql;
 
 namespace Kiln.LoadGen;
 
-internal sealed record LoadSettings(TimeSpan Duration, int Clients, int Batch, int Rate, int Sensors, int Sites);
+internal sealed record LoadSettings(TimeSpan Duration, int Clients, int Batch, int Rate, int Sensors, int Sites)
+{
+    /// <summary>The same load, before the measured run and not measured: the services' hot code reaches its final JIT tier meanwhile.</summary>
+    public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(10);
+}
 
 /// <summary>
 /// A fleet of sensors posting batches through the Api: closed loop (each client posts again as soon as it is
@@ -39,6 +43,7 @@ internal static class Pipeline
 
         // An attached platform may hold an earlier run's readings: only what this run adds is counted.
         var storedBefore = await CountStoredAsync(platform);
+        var warmedUp = await WarmUpAsync(http, platform, settings, sensors, origin.AddDays(-2)); // a time line of its own: no duplicates
         var cpuBefore = ProcessStats.Read(platform.Processes);
         var endToEnd = new List<double>();
         var lag = new List<(double Seconds, long Lag)>();
@@ -55,10 +60,30 @@ internal static class Pipeline
         var cpuAfter = ProcessStats.Read(platform.Processes);
 
         var acknowledged = finished.Sum(r => r.Acknowledged);
-        Console.Error.WriteLine($"bench: load done; waiting for all {acknowledged:N0} acknowledged readings to be stored");
+        Console.Error.WriteLine($"bench: load done; waiting for all {acknowledged + warmedUp:N0} acknowledged readings (warm-up included) to be stored");
         var drain = Stopwatch.StartNew();
-        var stored = await AwaitStoredAsync(platform, storedBefore, acknowledged, TimeSpan.FromMinutes(3));
-        return new Report(settings, elapsed, finished, acknowledged, stored, drain.Elapsed, endToEnd, lag, cpuBefore, cpuAfter) { Throughput = throughput };
+        var stored = await AwaitStoredAsync(platform, storedBefore, acknowledged + warmedUp, TimeSpan.FromMinutes(3));
+        return new Report(settings, elapsed, finished, acknowledged, stored, drain.Elapsed, endToEnd, lag, cpuBefore, cpuAfter)
+        {
+            Throughput = throughput,
+            WarmUpAcknowledged = warmedUp,
+        };
+    }
+
+    /// <summary>Runs the load for <see cref="LoadSettings.WarmUp"/> without measuring it; returns the readings acknowledged meanwhile.</summary>
+    private static async Task<long> WarmUpAsync(HttpClient http, Platform platform, LoadSettings settings, string[] sensors, DateTimeOffset origin)
+    {
+        if (settings.WarmUp <= TimeSpan.Zero)
+        {
+            return 0;
+        }
+
+        Console.Error.WriteLine($"bench: warming up for {settings.WarmUp.TotalSeconds:0} s (the same load, not measured)");
+        var clock = Stopwatch.StartNew();
+        using var stop = new CancellationTokenSource(settings.WarmUp);
+        var clients = await Task.WhenAll(Enumerable.Range(0, settings.Clients)
+            .Select(c => Task.Run(() => ClientAsync(http, platform, settings, sensors, origin, c, clock, stop.Token))));
+        return clients.Sum(c => c.Acknowledged);
     }
 
     private static async Task<HttpStatusCode> SendAsync(HttpClient http, HttpMethod method, string path, string key, string body, params HttpStatusCode[] expected)

@@ -12,6 +12,12 @@ internal sealed record Report(
     /// <summary>The raw limits, measured after the pipeline on the same machine.</summary>
     public Limits? Limits { get; init; }
 
+    /// <summary>Readings acknowledged during the warm-up: not in the figures, but they must be stored too.</summary>
+    public long WarmUpAcknowledged { get; init; }
+
+    /// <summary>Every reading acknowledged, in the run and in its warm-up, is in PostgreSQL.</summary>
+    public bool AllStored => Stored == Acknowledged + WarmUpAcknowledged;
+
     /// <summary>Readings acknowledged in each second of the run.</summary>
     public List<(double Seconds, long PerSecond)> Throughput { get; init; } = [];
 
@@ -34,11 +40,11 @@ internal sealed record Report(
         var errors = Clients.SelectMany(c => c.Errors).GroupBy(e => e.Key).ToDictionary(g => g.Key, g => g.Sum(e => e.Value));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
 
-            pipeline ({Settings.Clients} clients, batches of {Settings.Batch}, {(Settings.Rate > 0 ? $"open loop at {Settings.Rate:N0}/s" : "closed loop")}, {Elapsed.TotalSeconds:0.0} s)
+            pipeline ({Settings.Clients} clients, batches of {Settings.Batch}, {(Settings.Rate > 0 ? $"open loop at {Settings.Rate:N0}/s" : "closed loop")}, {Elapsed.TotalSeconds:0.0} s after {Settings.WarmUp.TotalSeconds:0} s of warm-up)
               accepted readings/s   {ReadingsPerSecond,12:N0}
               acknowledged          {Acknowledged,12:N0}
               refused (503)         {Clients.Sum(c => c.Refused),12:N0}
-              stored                {Stored,12:N0}   {(Stored == Acknowledged ? "= acknowledged" : "MISSING " + (Acknowledged - Stored).ToString("N0", CultureInfo.InvariantCulture))}, all {Drain.TotalSeconds:0.0} s after the load
+              stored                {Stored,12:N0}   {(AllStored ? "= acknowledged" : "MISSING " + (Acknowledged + WarmUpAcknowledged - Stored).ToString("N0", CultureInfo.InvariantCulture))} (+ {WarmUpAcknowledged:N0} of the warm-up), all {Drain.TotalSeconds:0.0} s after the load
               api latency ms        p50 {Percentile(latencies, 0.50):0.0}  p95 {Percentile(latencies, 0.95):0.0}  p99 {Percentile(latencies, 0.99):0.0}
               POST→readable ms      p50 {Percentile(e2e, 0.50):0}  p99 {Percentile(e2e, 0.99):0}  ({e2e.Count} samples)
               worker lag, max       {(Lag.Count == 0 ? 0 : Lag.Max(l => l.Lag)),12:N0} readings
@@ -79,6 +85,8 @@ internal sealed record Report(
                 ["acknowledged"] = Acknowledged,
                 ["refused"] = Clients.Sum(c => c.Refused),
                 ["stored"] = Stored,
+                ["warmUpSeconds"] = Settings.WarmUp.TotalSeconds,
+                ["warmUpAcknowledged"] = WarmUpAcknowledged,
                 ["apiLatencyMs"] = new JsonObject { ["p50"] = Percentile(latencies, 0.5), ["p95"] = Percentile(latencies, 0.95), ["p99"] = Percentile(latencies, 0.99) },
                 ["endToEndMs"] = new JsonObject { ["p50"] = Percentile(e2e, 0.5), ["p99"] = Percentile(e2e, 0.99) },
                 ["peakRssMb"] = new JsonObject(Processes.Select(p => KeyValuePair.Create(p.Resource, (JsonNode?)Math.Round(p.PeakRssMb)))),
