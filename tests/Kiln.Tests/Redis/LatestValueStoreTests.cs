@@ -2,11 +2,9 @@ using System.Diagnostics;
 using Kiln.Api.Sensors;
 using Kiln.AppHost.Launching;
 using Kiln.Shared.Readings;
-using Kiln.Shared.Schema;
 using Kiln.Tests.ServiceDefaults;
 using Kiln.Worker.Ingestion;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -20,11 +18,7 @@ public sealed class LatestValueStoreTests(RedisServerFixture redis, PostgresServ
     private static readonly DateTimeOffset T0 = new(2026, 11, 22, 9, 0, 0, TimeSpan.Zero);
     private NpgsqlDataSource _database = null!;
 
-    public async Task InitializeAsync()
-    {
-        _database = NpgsqlDataSource.Create(postgres.ConnectionString);
-        await new SchemaMigrator(_database, NullLogger<SchemaMigrator>.Instance).MigrateAsync(CancellationToken.None);
-    }
+    public async Task InitializeAsync() => _database = await postgres.MigratedDataSourceAsync();
 
     public async Task DisposeAsync() => await _database.DisposeAsync();
 

@@ -16,6 +16,15 @@ public sealed class PostgresServerFixture : IAsyncLifetime
 
     public string ConnectionString { get; private set; } = "";
 
+    /// <summary>A data source of the caller's own on the test database, with Kiln's schema applied.</summary>
+    public async Task<NpgsqlDataSource> MigratedDataSourceAsync()
+    {
+        var dataSource = NpgsqlDataSource.Create(ConnectionString);
+        await new Kiln.Shared.Schema.SchemaMigrator(dataSource, Microsoft.Extensions.Logging.Abstractions.NullLogger<Kiln.Shared.Schema.SchemaMigrator>.Instance)
+            .MigrateAsync(CancellationToken.None);
+        return dataSource;
+    }
+
     public async Task InitializeAsync()
     {
         var builder = DistributedApplicationBuilder.CreateBuilder(["--state-dir", _state]);

@@ -1,9 +1,7 @@
 using Kiln.Shared.Readings;
-using Kiln.Shared.Schema;
 using Kiln.Tests.ServiceDefaults;
 using Kiln.Worker.Ingestion;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
@@ -22,11 +20,7 @@ public sealed class ReadingBatchWriterTests(PostgresServerFixture postgres) : IC
     private readonly FakeLogger<ReadingBatchWriter> _log = new();
     private NpgsqlDataSource _database = null!;
 
-    public async Task InitializeAsync()
-    {
-        _database = NpgsqlDataSource.Create(postgres.ConnectionString);
-        await new SchemaMigrator(_database, NullLogger<SchemaMigrator>.Instance).MigrateAsync(CancellationToken.None);
-    }
+    public async Task InitializeAsync() => _database = await postgres.MigratedDataSourceAsync();
 
     public async Task DisposeAsync() => await _database.DisposeAsync();
 
