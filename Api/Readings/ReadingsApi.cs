@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Claims;
+using Kiln.Api.Extensions;
 using Kiln.Api.Security;
 using Kiln.Api.Sensors;
 using Kiln.Shared.Sensors;

@@ -51,7 +51,7 @@ public sealed class ApiContractTests(PlatformFixture platform, ITestOutputHelper
         await AssertProblemAsync(await Api.SendAsync(HttpMethod.Put, "/api/v1/sensors/Kiln1.A", Api.AdminKey, new { site = "Kiln1", kind = "k", unit = "u" }),
             HttpStatusCode.BadRequest, "not valid");
         await AssertProblemAsync(await Api.SendAsync(HttpMethod.Put, "/api/v1/sensors/kiln1.a.b", Api.AdminKey, new { site = "kiln1", kind = "k", unit = "u", rule = new { low = 10, high = 5 } }),
-            HttpStatusCode.BadRequest, "not valid");
+            HttpStatusCode.UnprocessableEntity, "not valid");
         await AssertProblemAsync(await Api.SendAsync(HttpMethod.Get, "/api/v1/sensors/nobody.here/latest", Api.ReadKey), HttpStatusCode.NotFound, "Unknown sensor");
         await AssertProblemAsync(await Api.SendAsync(HttpMethod.Get, "/api/v1/sensors/nobody.here/readings?limit=0", Api.ReadKey), HttpStatusCode.BadRequest, "not valid");
     }
