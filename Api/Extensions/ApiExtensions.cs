@@ -37,6 +37,7 @@ internal static class ApiExtensions
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.Configure<JsonOptions>(o => ConfigureJson(o.SerializerOptions));
+        // A body the framework cannot read reaches the exception handler with its cause, to be explained (UnreadableRequest).
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(kestrel => kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
         builder.Services.AddKilnProblemDetails();
@@ -72,6 +73,11 @@ internal static class ApiExtensions
     public static void UseApiPipeline(this WebApplication app)
     {
         app.UseSecurityHeaders();
+        if (!app.Environment.IsDevelopment())
+        {
+            app.UseHsts(); // on HTTPS responses only, as the header is meaningless over HTTP
+        }
+
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
