@@ -22,19 +22,21 @@ internal static class Rfc3339
     public static bool TryRead(ref Utf8JsonReader reader, out DateTimeOffset value)
     {
         value = default;
-        if (reader.TokenType != JsonTokenType.String || reader.HasValueSequence || reader.ValueSpan.Length > MaxEscapedLength)
+        var length = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
+        if (reader.TokenType != JsonTokenType.String || length > MaxEscapedLength)
         {
             return false;
         }
 
-        // Serializers may escape '+' (System.Text.Json writes \u002B): judge the text, not its escaping.
+        // Serializers may escape '+' (System.Text.Json writes \u002B), and a body read from a pipe may split the
+        // token across segments: judge the text itself.
         scoped ReadOnlySpan<byte> text = reader.ValueSpan;
-        Span<byte> unescaped = stackalloc byte[MaxEscapedLength];
-        if (reader.ValueIsEscaped)
+        Span<byte> copy = stackalloc byte[MaxEscapedLength];
+        if (reader.ValueIsEscaped || reader.HasValueSequence)
         {
             try
             {
-                text = unescaped[..reader.CopyString(unescaped)];
+                text = copy[..reader.CopyString(copy)];
             }
             catch (InvalidOperationException)
             {

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text;
 using System.Text.Json;
 using Kiln.Api.Extensions;
 using Kiln.Api.Readings;
@@ -52,6 +54,27 @@ public sealed class ReadingInputConverterTests
     }
 
     [Fact]
+    public void Tokens_split_across_the_segments_of_a_piped_body_are_read_whole()
+    {
+        // ASP.NET Core reads a body from a pipe: any token may span two of its segments. Here every one does.
+        const string Json = """
+            {"readings":[
+              {"sensorId":"kiln1.burner.temp","timestamp":"2026-11-22T09:00:00Z","value":1012.5},
+              {"sensorId":"kiln1.burner.temp","timestamp":"2026-11-22T10:00:01.25+01:00","value":-3},
+              {"sensorId":"kiln1.burner.temp","timestamp":"2026-11-22T10:00:02\u002B01:00","value":7e2},
+              {"sensorId":"kiln1.burner.temp","timestamp":"2026-11-22T09:00:03","value":1}
+            ]}
+            """;
+        var reader = new Utf8JsonReader(OneByteSegments.Of(Encoding.UTF8.GetBytes(Json)));
+        var items = JsonSerializer.Deserialize<ReadingBatch>(ref reader, Options)!.Readings!;
+        var start = new DateTimeOffset(2026, 11, 22, 9, 0, 0, TimeSpan.Zero);
+        Assert.Equal(
+            [new ReadingInput("kiln1.burner.temp", start, 1012.5), new ReadingInput("kiln1.burner.temp", start.AddSeconds(1.25), -3), new ReadingInput("kiln1.burner.temp", start.AddSeconds(2), 700)],
+            items.Take(3));
+        Assert.StartsWith("timestamp must be an RFC 3339 date-time", items[3]!.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_number_beyond_double_reads_as_infinity_for_the_validator_to_refuse() =>
         Assert.Equal(double.PositiveInfinity, ReadOne("""{"value":1e999}""")!.Value);
 
@@ -79,4 +102,28 @@ public sealed class ReadingInputConverterTests
     [Fact]
     public void A_number_sent_as_a_string_is_refused_elsewhere_in_the_api_too() =>
         Assert.ThrowsAny<JsonException>(() => JsonSerializer.Deserialize<Kiln.Api.Sensors.AlertRule>("""{"high":"1450"}""", Options));
+}
+
+/// <summary>A body as a pipe may hand it over, at its most fragmented: one byte per segment.</summary>
+internal sealed class OneByteSegments : ReadOnlySequenceSegment<byte>
+{
+    private OneByteSegments(ReadOnlyMemory<byte> memory, long runningIndex)
+    {
+        Memory = memory;
+        RunningIndex = runningIndex;
+    }
+
+    public static ReadOnlySequence<byte> Of(byte[] bytes)
+    {
+        var first = new OneByteSegments(bytes.AsMemory(0, 1), 0);
+        var last = first;
+        for (var i = 1; i < bytes.Length; i++)
+        {
+            var next = new OneByteSegments(bytes.AsMemory(i, 1), i);
+            last.Next = next;
+            last = next;
+        }
+
+        return new ReadOnlySequence<byte>(first, 0, last, 1);
+    }
 }
