@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Kiln.Api.Readings;
 using Kiln.Api.Security;
 using Kiln.Api.Sensors;
@@ -9,8 +11,11 @@ namespace Kiln.Api.Extensions;
 
 internal static class ApiExtensions
 {
-    /// <summary>Request bodies larger than this are refused before they are read (a 5,000-reading batch is ~0.5 MiB).</summary>
-    private const long MaxRequestBodyBytes = 2 * 1024 * 1024;
+    /// <summary>Request bodies larger than this are refused with 413 as they are read (a 5,000-reading batch is ~0.5 MiB).</summary>
+    public const long MaxRequestBodyBytes = 2 * 1024 * 1024;
+
+    /// <summary>JSON nested deeper than this is refused with 400 (a batch nests 3 levels, a sensor 2).</summary>
+    public const int MaxJsonDepth = 16;
 
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
@@ -31,11 +36,12 @@ internal static class ApiExtensions
         }, producer => producer.SetStatisticsHandler((_, statistics) => batchSizes.Update(statistics)));
 
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.Configure<JsonOptions>(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
+        builder.Services.Configure<JsonOptions>(o => ConfigureJson(o.SerializerOptions));
+        // A body the framework cannot read reaches the exception handler with its cause, to be explained (UnreadableRequest).
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(kestrel => kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
         builder.Services.AddKilnProblemDetails();
-        builder.Services.AddOpenApi();
+        builder.Services.AddKilnOpenApi();
 
         builder.Services.AddSingleton<SchemaMigrator>();
         builder.Services.AddSingleton<DatabaseReadiness>();
@@ -55,9 +61,23 @@ internal static class ApiExtensions
         builder.Services.AddLatestValueStore();
     }
 
+    /// <summary>How the Api reads and writes JSON (the web defaults, camelCase, and these).</summary>
+    internal static void ConfigureJson(JsonSerializerOptions options)
+    {
+        options.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+        // The web defaults read "12" as the number 12: a number must be sent as one.
+        options.NumberHandling = JsonNumberHandling.Strict;
+        options.MaxDepth = MaxJsonDepth;
+    }
+
     public static void UseApiPipeline(this WebApplication app)
     {
         app.UseSecurityHeaders();
+        if (!app.Environment.IsDevelopment())
+        {
+            app.UseHsts(); // on HTTPS responses only, as the header is meaningless over HTTP
+        }
+
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using Kiln.Shared.Sensors;
 
 namespace Kiln.Api.Readings;
@@ -16,24 +17,31 @@ internal sealed record ReadingPageRequest(string SensorId, DateTimeOffset From, 
     public const int DefaultLimit = 100;
     public const int MaxLimit = 1000;
 
-    public static (ReadingPageRequest? Request, string? Error) Parse(string id, DateTimeOffset? from, DateTimeOffset? to, int? limit, string? cursor)
+    /// <summary>A request from the query's text (an empty parameter counts as absent), or the reason it is not one, in the client's terms.</summary>
+    public static (ReadingPageRequest? Request, string? Error) Parse(string id, string? from, string? to, string? limit, string? cursor)
     {
         if (Kiln.Shared.Sensors.SensorId.Validate(id) is { } idProblem)
         {
             return (null, idProblem);
         }
 
+        if (!TryParseBound("from", from, out var start, out var error) || !TryParseBound("to", to, out var end, out error))
+        {
+            return (null, error);
+        }
+
         // PostgreSQL's timestamptz takes UTC only; any offset the client sent is the same instant in UTC.
-        var start = from?.ToUniversalTime() ?? DateTimeOffset.MinValue;
-        var end = to?.ToUniversalTime() ?? DateTimeOffset.MaxValue;
+        start = start?.ToUniversalTime();
+        end = end?.ToUniversalTime();
         if (start >= end)
         {
             return (null, "'from' must be before 'to'");
         }
 
-        if (limit is < 1 or > MaxLimit)
+        var pageSize = DefaultLimit;
+        if (!string.IsNullOrEmpty(limit) && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize is < 1 or > MaxLimit))
         {
-            return (null, $"'limit' must be between 1 and {MaxLimit}");
+            return (null, $"'limit' must be a whole number from 1 to {MaxLimit}");
         }
 
         DateTimeOffset? after = null;
@@ -41,13 +49,35 @@ internal sealed record ReadingPageRequest(string SensorId, DateTimeOffset From, 
         {
             if (DecodeCursor(cursor) is not { } decoded)
             {
-                return (null, "'cursor' is not a cursor this API returned");
+                return (null, "'cursor' is not a cursor this API returned; pass the 'next' of the previous page unchanged");
             }
 
             after = decoded;
         }
 
-        return (new ReadingPageRequest(id, start, end, limit ?? DefaultLimit, after), null);
+        return (new ReadingPageRequest(id, start ?? DateTimeOffset.MinValue, end ?? DateTimeOffset.MaxValue, pageSize, after), null);
+    }
+
+    private static bool TryParseBound(string name, string? text, out DateTimeOffset? bound, out string? error)
+    {
+        bound = null;
+        error = null;
+        if (string.IsNullOrEmpty(text))
+        {
+            return true;
+        }
+
+        if (Rfc3339.TryParse(text, out var parsed))
+        {
+            bound = parsed;
+            return true;
+        }
+
+        // An unencoded '+' in a query string arrives as a space.
+        error = text.Contains(' ', StringComparison.Ordinal)
+            ? $"'{name}' must be {Rfc3339.Expectation}; encode a '+' offset as %2B"
+            : $"'{name}' must be {Rfc3339.Expectation}";
+        return false;
     }
 
     public static string EncodeCursor(DateTimeOffset timestamp)

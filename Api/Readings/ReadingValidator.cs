@@ -1,10 +1,15 @@
+using System.Text.Json.Serialization;
 using Kiln.Shared.Readings;
 using Kiln.Shared.Sensors;
 
 namespace Kiln.Api.Readings;
 
-/// <summary>One item of an ingest batch as the device sent it: every field may be missing.</summary>
-internal sealed record ReadingInput(string? SensorId, DateTimeOffset? Timestamp, double? Value);
+/// <summary>
+/// One item of an ingest batch as the device sent it: every field may be missing, and <see cref="Problem"/>
+/// says why the item could not be read as a reading at all (a field of the wrong type or format).
+/// </summary>
+[JsonConverter(typeof(ReadingInputConverter))]
+internal sealed record ReadingInput(string? SensorId, DateTimeOffset? Timestamp, double? Value, string? Problem = null);
 
 internal sealed record ReadingBatch(IReadOnlyList<ReadingInput?>? Readings);
 
@@ -13,7 +18,8 @@ internal sealed record RejectedReading(int Index, string Reason);
 /// <summary>
 /// Decides, without I/O, which items of a batch are accepted. Timestamps are truncated to the
 /// microsecond, the precision PostgreSQL stores, so (sensor, timestamp) identifies a reading the same
-/// way on the wire, in Kafka and in the database.
+/// way on the wire, in Kafka and in the database; a second item with the identity of an accepted one
+/// would be stored as one reading, so it is rejected as that one's duplicate rather than counted twice.
 /// </summary>
 internal static class ReadingValidator
 {
@@ -23,17 +29,25 @@ internal static class ReadingValidator
     {
         var accepted = new List<ReadingMessage>(items.Count);
         var rejected = new List<RejectedReading>();
+        var firstIndexOf = new Dictionary<(string SensorId, DateTimeOffset Timestamp), int>(items.Count);
         for (var i = 0; i < items.Count; i++)
         {
             if (Reason(items[i], sensorSites, keySite, now, options) is { } reason)
             {
                 rejected.Add(new RejectedReading(i, reason));
+                continue;
             }
-            else
+
+            var item = items[i]!;
+            var reading = new ReadingMessage(item.SensorId!, TruncateToMicroseconds(item.Timestamp!.Value), item.Value!.Value);
+            if (firstIndexOf.TryGetValue((reading.SensorId, reading.Timestamp), out var first))
             {
-                var item = items[i]!;
-                accepted.Add(new ReadingMessage(item.SensorId!, TruncateToMicroseconds(item.Timestamp!.Value), item.Value!.Value));
+                rejected.Add(new RejectedReading(i, $"duplicate of item {first}: the same sensorId and timestamp identify one reading"));
+                continue;
             }
+
+            firstIndexOf.Add((reading.SensorId, reading.Timestamp), i);
+            accepted.Add(reading);
         }
 
         return (accepted, rejected);
@@ -44,7 +58,12 @@ internal static class ReadingValidator
     {
         if (item is null)
         {
-            return "reading is null";
+            return "a reading must be a JSON object, not null";
+        }
+
+        if (item.Problem is { } problem)
+        {
+            return problem;
         }
 
         if (SensorId.Validate(item.SensorId) is { } idProblem)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Claims;
+using Kiln.Api.Extensions;
 using Kiln.Api.Security;
 using Kiln.Api.Sensors;
 using Kiln.Shared.Sensors;
@@ -19,7 +20,10 @@ internal static class ReadingsApi
 
     internal sealed record IngestResult(int Accepted, IReadOnlyList<RejectedReading> Rejected);
 
-    /// <summary>202 means every accepted reading is durably in Kafka; 503 means retry (re-sending is safe).</summary>
+    /// <summary>
+    /// 202 means every accepted reading is durably in Kafka, and lists the rejected ones; 422 means none could be
+    /// accepted (each one's reason listed); 400 means the body is not a batch at all; 503 means retry (re-sending is safe).
+    /// </summary>
     private static async Task<Results<Accepted<IngestResult>, ProblemHttpResult>> PostReadings(
         ReadingBatch batch, ClaimsPrincipal user, SensorCatalog catalog, IngestAdmission admission, ReadingPublisher publisher,
         IngestOptions options, TimeProvider clock, HttpContext http, CancellationToken cancellationToken)
@@ -38,8 +42,12 @@ internal static class ReadingsApi
         var ids = items.Select(i => i?.SensorId).OfType<string>().Where(id => SensorId.Validate(id) is null).Distinct().ToList();
         var sites = await catalog.SitesOfAsync(ids, cancellationToken);
         var (accepted, rejected) = ReadingValidator.Validate(items, sites, user.FindFirstValue(ApiKeyScopes.SiteClaim), clock.GetUtcNow(), options);
+        if (accepted.Count == 0)
+        {
+            return Problems.NothingAccepted(rejected);
+        }
 
-        if (accepted.Count > 0 && admission.TryAdmit(accepted.Count) is { } refusal)
+        if (admission.TryAdmit(accepted.Count) is { } refusal)
         {
             http.Response.Headers.RetryAfter = ((int)refusal.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
             return TypedResults.Problem(title: "Kiln cannot take more readings right now.", detail: refusal.Reason,

@@ -35,14 +35,12 @@ internal sealed record AlertRule(double? Low, double? High, double Hysteresis = 
 
 internal sealed record SensorDefinition(string? Site, string? Kind, string? Unit, AlertRule? Rule)
 {
-    /// <summary>Null when the definition may be stored under <paramref name="id"/>, else the reason.</summary>
+    public const int MaxKindLength = 64;
+    public const int MaxUnitLength = 32;
+
+    /// <summary>Null when the definition may be stored under <paramref name="id"/> (a valid id), else the reason.</summary>
     public string? Validate(string id)
     {
-        if (SensorId.Validate(id) is { } idProblem)
-        {
-            return idProblem;
-        }
-
         if (string.IsNullOrWhiteSpace(Site) || string.IsNullOrWhiteSpace(Kind) || string.IsNullOrWhiteSpace(Unit))
         {
             return "site, kind and unit are required";
@@ -50,12 +48,18 @@ internal sealed record SensorDefinition(string? Site, string? Kind, string? Unit
 
         if (Site != SensorId.SiteOf(id))
         {
-            return $"site '{Site}' does not match the sensor id, whose first segment is '{SensorId.SiteOf(id)}'";
+            return $"site must be '{SensorId.SiteOf(id)}', the sensor id's first segment";
         }
 
-        if (Kind.Length > 64 || Unit.Length > 32)
+        if (Kind.Length > MaxKindLength || Unit.Length > MaxUnitLength)
         {
-            return "kind is at most 64 characters and unit at most 32";
+            return $"kind is at most {MaxKindLength} characters and unit at most {MaxUnitLength}";
+        }
+
+        // PostgreSQL text cannot hold NUL, and no display wants control characters.
+        if (Kind.Any(char.IsControl) || Unit.Any(char.IsControl))
+        {
+            return "kind and unit must not contain control characters";
         }
 
         return Rule?.Validate();

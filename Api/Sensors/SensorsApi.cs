@@ -1,3 +1,4 @@
+using Kiln.Api.Extensions;
 using Kiln.Api.Readings;
 using Kiln.Api.Security;
 using Kiln.Shared.Sensors;
@@ -22,9 +23,14 @@ internal static class SensorsApi
     private static async Task<Results<Created<Sensor>, Ok<Sensor>, ProblemHttpResult>> PutSensor(
         string id, SensorDefinition definition, SensorStore store, SensorCatalog catalog, CancellationToken cancellationToken)
     {
+        if (SensorId.Validate(id) is { } idProblem)
+        {
+            return InvalidId(idProblem);
+        }
+
         if (definition.Validate(id) is { } problem)
         {
-            return Problems.BadRequest("The sensor is not valid.", problem);
+            return Problems.Unprocessable("The sensor is not valid.", problem);
         }
 
         var (sensor, created) = await store.UpsertAsync(id, definition, cancellationToken);
@@ -32,18 +38,36 @@ internal static class SensorsApi
         return created ? TypedResults.Created($"/api/v1/sensors/{id}", sensor) : TypedResults.Ok(sensor);
     }
 
-    private static async Task<Ok<SensorList>> ListSensors(string? site, SensorStore store, CancellationToken cancellationToken) =>
-        TypedResults.Ok(new SensorList(await store.ListAsync(site, cancellationToken)));
+    private static async Task<Results<Ok<SensorList>, ProblemHttpResult>> ListSensors(string? site, SensorStore store, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(site))
+        {
+            site = null; // ?site= lists every site, like no filter
+        }
+        else if (SensorId.ValidateSite(site) is { } problem)
+        {
+            return Problems.BadRequest("The query is not valid.", problem);
+        }
 
-    private static async Task<Results<Ok<Sensor>, ProblemHttpResult>> GetSensor(string id, SensorStore store, CancellationToken cancellationToken) =>
-        await store.FindAsync(id, cancellationToken) is { } sensor ? TypedResults.Ok(sensor) : Problems.UnknownSensor(id);
+        return TypedResults.Ok(new SensorList(await store.ListAsync(site, cancellationToken)));
+    }
+
+    private static async Task<Results<Ok<Sensor>, ProblemHttpResult>> GetSensor(string id, SensorStore store, CancellationToken cancellationToken)
+    {
+        if (SensorId.Validate(id) is { } problem)
+        {
+            return InvalidId(problem);
+        }
+
+        return await store.FindAsync(id, cancellationToken) is { } sensor ? TypedResults.Ok(sensor) : Problems.UnknownSensor(id);
+    }
 
     private static async Task<Results<Ok<LatestReading>, ProblemHttpResult>> GetLatest(
         string id, SensorStore sensors, LatestValueStore latest, CancellationToken cancellationToken)
     {
         if (SensorId.Validate(id) is { } problem)
         {
-            return Problems.BadRequest("The sensor id is not valid.", problem);
+            return InvalidId(problem);
         }
 
         if (await latest.FindAsync(id, cancellationToken) is { } reading)
@@ -56,10 +80,16 @@ internal static class SensorsApi
             : Problems.NotFound("No readings yet.", $"Sensor '{id}' exists but has no stored readings.");
     }
 
+    /// <summary>The query parameters arrive as text and are parsed here, so a bad one is answered in the client's terms.</summary>
     private static async Task<Results<Ok<ReadingPage>, ProblemHttpResult>> GetReadings(
-        string id, DateTimeOffset? from, DateTimeOffset? to, int? limit, string? cursor,
+        string id, string? from, string? to, string? limit, string? cursor,
         SensorStore sensors, ReadingStore readings, CancellationToken cancellationToken)
     {
+        if (SensorId.Validate(id) is { } idProblem)
+        {
+            return InvalidId(idProblem);
+        }
+
         var (request, error) = ReadingPageRequest.Parse(id, from, to, limit, cursor);
         if (request is null)
         {
@@ -74,18 +104,7 @@ internal static class SensorsApi
         return TypedResults.Ok(await readings.PageAsync(request, cancellationToken));
     }
 
+    private static ProblemHttpResult InvalidId(string problem) => Problems.BadRequest("The sensor id is not valid.", problem);
+
     internal sealed record SensorList(IReadOnlyList<Sensor> Items);
-}
-
-/// <summary>The problem responses endpoints return (all RFC 9457; the trace id is added centrally).</summary>
-internal static class Problems
-{
-    public static ProblemHttpResult BadRequest(string title, string detail) =>
-        TypedResults.Problem(title: title, detail: detail, statusCode: StatusCodes.Status400BadRequest);
-
-    public static ProblemHttpResult NotFound(string title, string detail) =>
-        TypedResults.Problem(title: title, detail: detail, statusCode: StatusCodes.Status404NotFound);
-
-    public static ProblemHttpResult UnknownSensor(string id) =>
-        NotFound("Unknown sensor.", $"No sensor '{id}' exists; create it with PUT /api/v1/sensors/{id}.");
 }

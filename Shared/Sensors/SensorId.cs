@@ -20,7 +20,7 @@ public static class SensorId
 
         foreach (var c in id)
         {
-            if (c is not ((>= 'a' and <= 'z') or (>= '0' and <= '9') or '-' or '_' or '.'))
+            if (!IsSegmentCharacter(c) && c != '.')
             {
                 return "sensor id may contain only lowercase letters, digits, '-', '_' and '.'";
             }
@@ -34,10 +34,28 @@ public static class SensorId
         return null;
     }
 
+    /// <summary>Null when <paramref name="site"/> can be the first segment of a sensor id, else the reason it cannot.</summary>
+    public static string? ValidateSite(string? site)
+    {
+        if (string.IsNullOrEmpty(site))
+        {
+            return "site is required";
+        }
+
+        if (site.Length > MaxLength)
+        {
+            return $"site is longer than {MaxLength} characters";
+        }
+
+        return site.All(IsSegmentCharacter) ? null : "site may contain only lowercase letters, digits, '-' and '_'";
+    }
+
     /// <summary>The site is the first segment of the id.</summary>
     public static string SiteOf(string id)
     {
         var dot = id.IndexOf('.', StringComparison.Ordinal);
         return dot < 0 ? id : id[..dot];
     }
+
+    private static bool IsSegmentCharacter(char c) => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-' or '_';
 }

@@ -58,6 +58,48 @@ public sealed class ReadingValidatorTests
     }
 
     [Fact]
+    public void A_second_item_with_the_same_sensor_and_timestamp_is_rejected_as_a_duplicate_of_the_first()
+    {
+        var (accepted, rejected) = Validate(null,
+            new ReadingInput("kiln1.burner.temp", Now, 1),
+            new ReadingInput("mill2.motor.rpm", Now, 2),
+            new ReadingInput("kiln1.burner.temp", Now.AddTicks(5), 3), // the same microsecond: the same reading once stored
+            new ReadingInput("kiln1.burner.temp", Now.ToOffset(TimeSpan.FromHours(1)), 4),
+            new ReadingInput("kiln1.burner.temp", Now.AddSeconds(1), 5));
+        Assert.Equal(3, accepted);
+        Assert.Equal([2, 3], rejected.Select(r => r.Index));
+        Assert.All(rejected, r => Assert.StartsWith("duplicate of item 0", r.Reason, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_rejected_item_does_not_make_a_later_one_a_duplicate()
+    {
+        var (accepted, rejected) = Validate(null,
+            new ReadingInput("kiln1.burner.temp", Now, double.NaN),
+            new ReadingInput("kiln1.burner.temp", Now, 1));
+        Assert.Equal(1, accepted);
+        Assert.Equal(0, Assert.Single(rejected).Index);
+    }
+
+    [Fact]
+    public void An_item_that_could_not_be_read_is_rejected_with_what_was_wrong()
+    {
+        var (_, rejected) = Validate(null, new ReadingInput("kiln1.burner.temp", Now, null, "value must be a JSON number, not a string"), null);
+        Assert.Equal(["value must be a JSON number, not a string", "a reading must be a JSON object, not null"], rejected.Select(r => r.Reason));
+    }
+
+    [Theory]
+    [InlineData("kiln1.burner.temp/../../etc")]
+    [InlineData("kiln1.burner.temp'; DROP TABLE readings; --")]
+    [InlineData("kiln1.brenner.temperatür")]
+    [InlineData("kiln1.burner.temp\u0000")]
+    public void Hostile_sensor_ids_are_rejected_as_invalid_not_looked_up(string id)
+    {
+        var (_, rejected) = Validate(null, new ReadingInput(id, Now, 1));
+        Assert.Contains("may contain only", Assert.Single(rejected).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_site_key_may_only_send_its_own_sites_readings()
     {
         var (accepted, rejected) = Validate("kiln1",

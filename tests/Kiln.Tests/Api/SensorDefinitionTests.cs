@@ -24,7 +24,23 @@ public sealed class SensorDefinitionTests
 
     [Fact]
     public void The_site_must_match_the_ids_first_segment() =>
-        Assert.Contains("does not match", new SensorDefinition("kiln2", "temperature", "C", null).Validate("kiln1.burner.temp"), StringComparison.Ordinal);
+        Assert.Equal("site must be 'kiln1', the sensor id's first segment", new SensorDefinition("kiln2", "temperature", "C", null).Validate("kiln1.burner.temp"));
+
+    [Theory]
+    [InlineData("temp\0erature", "C")]
+    [InlineData("temperature", "°C\n")]
+    public void Kind_and_unit_are_printable_text(string kind, string unit) =>
+        Assert.NotNull(new SensorDefinition("kiln1", System.Text.RegularExpressions.Regex.Unescape(kind), System.Text.RegularExpressions.Regex.Unescape(unit), null).Validate("kiln1.burner.temp"));
+
+    [Theory]
+    [InlineData("kiln1", true)]
+    [InlineData("mill-2_b", true)]
+    [InlineData("kiln1.burner", false)]
+    [InlineData("Kiln1", false)]
+    [InlineData("kiln1'--", false)]
+    [InlineData("", false)]
+    public void Sites_are_one_segment_of_a_sensor_id(string site, bool valid) =>
+        Assert.Equal(valid, SensorId.ValidateSite(site) is null);
 
     [Theory]
     [InlineData(10.0, 5.0, 0.0, null)]

@@ -10,6 +10,8 @@ internal sealed class ApiDriver(DistributedApplication app) : IDisposable
 {
     private readonly HttpClient _http = app.CreateHttpClient("api");
 
+    public Uri BaseAddress => _http.BaseAddress!;
+
     public string AdminKey => app.Secrets.AdminApiKey;
     public string IngestKey => app.Secrets.IngestApiKey;
     public string ReadKey => app.Secrets.ReadApiKey;
@@ -45,6 +47,20 @@ internal sealed class ApiDriver(DistributedApplication app) : IDisposable
         }
 
         return await _http.SendAsync(request);
+    }
+
+    /// <summary>Sends a request the caller built (any content, any headers); an answer that does not come within <paramref name="within"/> fails.</summary>
+    public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, TimeSpan within)
+    {
+        using var deadline = new CancellationTokenSource(within);
+        try
+        {
+            return await _http.SendAsync(request, deadline.Token);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            throw new TimeoutException($"{request.Method} {request.RequestUri} was not answered within {within.TotalSeconds:0} s");
+        }
     }
 
     public async Task<JsonElement> GetAsync(string path)
