@@ -30,5 +30,8 @@ public static class Topology
 
         /// <summary>Pub/sub channel carrying each newly stored latest value.</summary>
         public const string LiveChannel = "kiln:live";
+
+        /// <summary>Pub/sub channel carrying the id of each revoked API key, so every Api replica forgets it at once.</summary>
+        public const string RevokedKeysChannel = "kiln:keys:revoked";
     }
 }

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Kiln.Api.Readings;
 using Kiln.Api.Security;
 using Kiln.Shared.Sensors;
@@ -32,18 +33,40 @@ internal static class SensorsApi
         return created ? TypedResults.Created($"/api/v1/sensors/{id}", sensor) : TypedResults.Ok(sensor);
     }
 
-    private static async Task<Ok<SensorList>> ListSensors(string? site, SensorStore store, CancellationToken cancellationToken) =>
-        TypedResults.Ok(new SensorList(await store.ListAsync(site, cancellationToken)));
+    /// <summary>A key bound to a site lists that site's sensors; asking for another site is refused.</summary>
+    private static async Task<Results<Ok<SensorList>, ProblemHttpResult>> ListSensors(
+        string? site, ClaimsPrincipal user, SensorStore store, CancellationToken cancellationToken)
+    {
+        if (site is not null && SiteAccess.Check(user, site) is { } refused)
+        {
+            return refused;
+        }
 
-    private static async Task<Results<Ok<Sensor>, ProblemHttpResult>> GetSensor(string id, SensorStore store, CancellationToken cancellationToken) =>
-        await store.FindAsync(id, cancellationToken) is { } sensor ? TypedResults.Ok(sensor) : Problems.UnknownSensor(id);
+        return TypedResults.Ok(new SensorList(await store.ListAsync(site ?? user.FindFirstValue(ApiKeyScopes.SiteClaim), cancellationToken)));
+    }
+
+    private static async Task<Results<Ok<Sensor>, ProblemHttpResult>> GetSensor(
+        string id, ClaimsPrincipal user, SensorStore store, CancellationToken cancellationToken)
+    {
+        if (OtherSite(id, user) is { } refused)
+        {
+            return refused;
+        }
+
+        return await store.FindAsync(id, cancellationToken) is { } sensor ? TypedResults.Ok(sensor) : Problems.UnknownSensor(id);
+    }
 
     private static async Task<Results<Ok<LatestReading>, ProblemHttpResult>> GetLatest(
-        string id, SensorStore sensors, LatestValueStore latest, CancellationToken cancellationToken)
+        string id, ClaimsPrincipal user, SensorStore sensors, LatestValueStore latest, CancellationToken cancellationToken)
     {
         if (SensorId.Validate(id) is { } problem)
         {
             return Problems.BadRequest("The sensor id is not valid.", problem);
+        }
+
+        if (OtherSite(id, user) is { } refused)
+        {
+            return refused;
         }
 
         if (await latest.FindAsync(id, cancellationToken) is { } reading)
@@ -57,13 +80,18 @@ internal static class SensorsApi
     }
 
     private static async Task<Results<Ok<ReadingPage>, ProblemHttpResult>> GetReadings(
-        string id, DateTimeOffset? from, DateTimeOffset? to, int? limit, string? cursor,
+        string id, DateTimeOffset? from, DateTimeOffset? to, int? limit, string? cursor, ClaimsPrincipal user,
         SensorStore sensors, ReadingStore readings, CancellationToken cancellationToken)
     {
         var (request, error) = ReadingPageRequest.Parse(id, from, to, limit, cursor);
         if (request is null)
         {
             return Problems.BadRequest("The query is not valid.", error!);
+        }
+
+        if (OtherSite(id, user) is { } refused)
+        {
+            return refused;
         }
 
         if (await sensors.FindAsync(id, cancellationToken) is null)
@@ -73,6 +101,12 @@ internal static class SensorsApi
 
         return TypedResults.Ok(await readings.PageAsync(request, cancellationToken));
     }
+
+    /// <summary>
+    /// A 403 when a site's key asks about another site's sensor. A sensor's site is its id's first segment (a sensor is
+    /// stored only so), so the answer needs no lookup and says nothing about whether that sensor exists.
+    /// </summary>
+    private static ProblemHttpResult? OtherSite(string id, ClaimsPrincipal user) => SiteAccess.Check(user, SensorId.SiteOf(id));
 
     internal sealed record SensorList(IReadOnlyList<Sensor> Items);
 }
