@@ -1,3 +1,4 @@
+using Kiln.Api.RateLimits;
 using Kiln.Api.Readings;
 using Kiln.Api.Security;
 using Kiln.Api.Sensors;
@@ -43,6 +44,7 @@ internal static class ApiExtensions
         builder.Services.AddHealthChecks().AddCheck<DatabaseReadiness>("schema", tags: [Kiln.ServiceDefaults.HealthEndpoints.ReadyTag]);
 
         builder.AddApiKeyAuthentication();
+        builder.AddRateLimits();
         builder.Services.AddSingleton(IngestOptions.From(builder.Configuration));
         builder.Services.AddSingleton<SensorStore>();
         builder.Services.AddSingleton<SensorCatalog>();
@@ -61,6 +63,7 @@ internal static class ApiExtensions
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
+        app.UseRateLimits();
         app.UseAuthorization();
     }
 
