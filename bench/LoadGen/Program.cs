@@ -35,4 +35,4 @@ if (Text("--out") is { } file)
     Console.Out.WriteLine($"written: {file}");
 }
 
-return report.Acknowledged == report.Stored ? 0 : 1;
+return report.Acknowledged == report.Stored && report.Throttled == 0 ? 0 : 1;
