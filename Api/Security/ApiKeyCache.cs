@@ -66,7 +66,7 @@ internal sealed class ApiKeyCache(ApiKeyStore store, IConnectionMultiplexer redi
             timeout.CancelAfter(LookupTimeout);
             grant = await store.FindByHashAsync(hash, timeout.Token);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is Npgsql.NpgsqlException or TimeoutException or OperationCanceledException)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is Npgsql.NpgsqlException { IsTransient: true } or TimeoutException or OperationCanceledException)
         {
             if (cached is { Grant: { } known } && now - cached.Confirmed < UsableWhileUnreachable)
             {
@@ -104,6 +104,14 @@ internal sealed class ApiKeyCache(ApiKeyStore store, IConnectionMultiplexer redi
     public async Task AnnounceRevocationAsync(Guid id)
     {
         Forget(id);
+        if (!redis.IsConnected)
+        {
+            // A publish would wait in the multiplexer's backlog for nothing.
+            logger.LogWarning("Could not announce the revocation of key {KeyId}: Redis is not connected; the other replicas refuse it within {Seconds} s",
+                id, CacheFor.TotalSeconds);
+            return;
+        }
+
         try
         {
             await redis.GetSubscriber().PublishAsync(Revocations, id.ToString("D")).WaitAsync(PublishTimeout);
