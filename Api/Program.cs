@@ -1,4 +1,5 @@
 using Kiln.Api.Extensions;
+using Kiln.Api.Keys;
 using Kiln.Api.Readings;
 using Kiln.Api.Sensors;
 
@@ -14,5 +15,6 @@ app.MapDefaultEndpoints();
 app.MapOpenApi();
 app.MapSensorsApi();
 app.MapReadingsApi();
+app.MapKeysApi();
 
 app.Run();

@@ -15,12 +15,14 @@ var kafka = builder.AddKafka(Resources.Kafka)
     .WithTopic(Topics.Alerts, partitions: 1);
 
 var api = builder.AddProject(Resources.Api, "Kiln.Api")
+    .WithReplicas(2)
     .WithReference(db).WaitFor(db)
     .WithReference(cache).WaitFor(cache)
     .WithReference(kafka).WaitFor(kafka)
     .WithEnvironment("Kiln__BootstrapKeys__Admin", run => ApiKeyHash.Compute(run.Secrets.AdminApiKey))
     .WithEnvironment("Kiln__BootstrapKeys__Ingest", run => ApiKeyHash.Compute(run.Secrets.IngestApiKey))
-    .WithEnvironment("Kiln__BootstrapKeys__Read", run => ApiKeyHash.Compute(run.Secrets.ReadApiKey));
+    .WithEnvironment("Kiln__BootstrapKeys__Read", run => ApiKeyHash.Compute(run.Secrets.ReadApiKey))
+    .WithEnvironment(builder.Configuration.GetSection("Kiln:RateLimits")); // e.g. --Kiln:RateLimits:Ingest:PermitsPerSecond=500
 
 builder.AddProject(Resources.Worker, "Kiln.Worker")
     .WithReplicas(2)

@@ -30,5 +30,11 @@ public static class Topology
 
         /// <summary>Pub/sub channel carrying each newly stored latest value.</summary>
         public const string LiveChannel = "kiln:live";
+
+        /// <summary>Pub/sub channel carrying the id of each revoked API key, so every Api replica forgets it at once.</summary>
+        public const string RevokedKeysChannel = "kiln:keys:revoked";
+
+        /// <summary>One rate-limit bucket: the theoretical arrival time of its next request (Unix microseconds, Redis's clock).</summary>
+        public static string RateLimitKey(string policy, string subject) => $"kiln:ratelimit:{policy}:{subject}";
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Kiln.Api.RateLimits;
 using Kiln.Api.Readings;
 using Kiln.Api.Security;
 using Kiln.Api.Sensors;
@@ -49,6 +50,7 @@ internal static class ApiExtensions
         builder.Services.AddHealthChecks().AddCheck<DatabaseReadiness>("schema", tags: [Kiln.ServiceDefaults.HealthEndpoints.ReadyTag]);
 
         builder.AddApiKeyAuthentication();
+        builder.AddRateLimits();
         builder.Services.AddSingleton(IngestOptions.From(builder.Configuration));
         builder.Services.AddSingleton<SensorStore>();
         builder.Services.AddSingleton<SensorCatalog>();
@@ -81,6 +83,7 @@ internal static class ApiExtensions
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
+        app.UseRateLimits();
         app.UseAuthorization();
     }
 

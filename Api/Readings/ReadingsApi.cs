@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Claims;
 using Kiln.Api.Extensions;
+using Kiln.Api.RateLimits;
 using Kiln.Api.Security;
 using Kiln.Api.Sensors;
 using Kiln.Shared.Sensors;
@@ -14,7 +15,8 @@ internal static class ReadingsApi
     {
         app.MapPost("/api/v1/readings", PostReadings)
             .WithTags("Readings")
-            .RequireAuthorization(ApiKeyScopes.Ingest);
+            .RequireAuthorization(ApiKeyScopes.Ingest)
+            .RequireRateLimit(RateLimitOptions.IngestPolicy);
         return app;
     }
 

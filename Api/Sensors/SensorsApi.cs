@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Kiln.Api.Extensions;
 using Kiln.Api.Readings;
 using Kiln.Api.Security;
@@ -38,7 +39,9 @@ internal static class SensorsApi
         return created ? TypedResults.Created($"/api/v1/sensors/{id}", sensor) : TypedResults.Ok(sensor);
     }
 
-    private static async Task<Results<Ok<SensorList>, ProblemHttpResult>> ListSensors(string? site, SensorStore store, CancellationToken cancellationToken)
+    /// <summary>A key bound to a site lists that site's sensors; asking for another site is refused.</summary>
+    private static async Task<Results<Ok<SensorList>, ProblemHttpResult>> ListSensors(
+        string? site, ClaimsPrincipal user, SensorStore store, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(site))
         {
@@ -48,26 +51,41 @@ internal static class SensorsApi
         {
             return Problems.BadRequest("The query is not valid.", problem);
         }
+        else if (SiteAccess.Check(user, site) is { } refused)
+        {
+            return refused;
+        }
 
-        return TypedResults.Ok(new SensorList(await store.ListAsync(site, cancellationToken)));
+        return TypedResults.Ok(new SensorList(await store.ListAsync(site ?? user.FindFirstValue(ApiKeyScopes.SiteClaim), cancellationToken)));
     }
 
-    private static async Task<Results<Ok<Sensor>, ProblemHttpResult>> GetSensor(string id, SensorStore store, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<Sensor>, ProblemHttpResult>> GetSensor(
+        string id, ClaimsPrincipal user, SensorStore store, CancellationToken cancellationToken)
     {
         if (SensorId.Validate(id) is { } problem)
         {
             return InvalidId(problem);
         }
 
+        if (OtherSite(id, user) is { } refused)
+        {
+            return refused;
+        }
+
         return await store.FindAsync(id, cancellationToken) is { } sensor ? TypedResults.Ok(sensor) : Problems.UnknownSensor(id);
     }
 
     private static async Task<Results<Ok<LatestReading>, ProblemHttpResult>> GetLatest(
-        string id, SensorStore sensors, LatestValueStore latest, CancellationToken cancellationToken)
+        string id, ClaimsPrincipal user, SensorStore sensors, LatestValueStore latest, CancellationToken cancellationToken)
     {
         if (SensorId.Validate(id) is { } problem)
         {
             return InvalidId(problem);
+        }
+
+        if (OtherSite(id, user) is { } refused)
+        {
+            return refused;
         }
 
         if (await latest.FindAsync(id, cancellationToken) is { } reading)
@@ -82,7 +100,7 @@ internal static class SensorsApi
 
     /// <summary>The query parameters arrive as text and are parsed here, so a bad one is answered in the client's terms.</summary>
     private static async Task<Results<Ok<ReadingPage>, ProblemHttpResult>> GetReadings(
-        string id, string? from, string? to, string? limit, string? cursor,
+        string id, string? from, string? to, string? limit, string? cursor, ClaimsPrincipal user,
         SensorStore sensors, ReadingStore readings, CancellationToken cancellationToken)
     {
         if (SensorId.Validate(id) is { } idProblem)
@@ -96,6 +114,11 @@ internal static class SensorsApi
             return Problems.BadRequest("The query is not valid.", error!);
         }
 
+        if (OtherSite(id, user) is { } refused)
+        {
+            return refused;
+        }
+
         if (await sensors.FindAsync(id, cancellationToken) is null)
         {
             return Problems.UnknownSensor(id);
@@ -105,6 +128,12 @@ internal static class SensorsApi
     }
 
     private static ProblemHttpResult InvalidId(string problem) => Problems.BadRequest("The sensor id is not valid.", problem);
+
+    /// <summary>
+    /// A 403 when a site's key asks about another site's sensor. A sensor's site is its id's first segment (a sensor is
+    /// stored only so), so the answer needs no lookup and says nothing about whether that sensor exists.
+    /// </summary>
+    private static ProblemHttpResult? OtherSite(string id, ClaimsPrincipal user) => SiteAccess.Check(user, SensorId.SiteOf(id));
 
     internal sealed record SensorList(IReadOnlyList<Sensor> Items);
 }

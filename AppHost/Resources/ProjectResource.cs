@@ -3,6 +3,7 @@ using Kiln.AppHost.Health;
 using Kiln.AppHost.Launching;
 using Kiln.AppHost.Model;
 using Kiln.AppHost.Provisioning;
+using Microsoft.Extensions.Configuration;
 
 namespace Kiln.AppHost.Resources;
 
@@ -195,6 +196,24 @@ internal static class ProjectResourceExtensions
         Func<RunContext, string> value)
     {
         builder.Resource.Environment[name] = value;
+        return builder;
+    }
+
+    /// <summary>
+    /// Hands the project every value of one section of the AppHost's own configuration (its command line, environment and
+    /// appsettings.json), under the same keys: <c>--Kiln:RateLimits:Ingest:Burst=400</c> becomes <c>Kiln__RateLimits__Ingest__Burst=400</c>.
+    /// </summary>
+    public static ResourceBuilder<ProjectResource> WithEnvironment(this ResourceBuilder<ProjectResource> builder, IConfigurationSection section)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        foreach (var (key, value) in section.AsEnumerable())
+        {
+            if (value is not null)
+            {
+                builder.Resource.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = _ => value;
+            }
+        }
+
         return builder;
     }
 }

@@ -2,7 +2,7 @@ using System.Net;
 
 namespace Kiln.LoadGen;
 
-/// <summary>What one client saw: readings acknowledged, requests refused or failed by kind, and every request's latency.</summary>
+/// <summary>What one client saw: readings acknowledged, requests refused, throttled or failed by kind, and every request's latency.</summary>
 /// <remarks>An open-loop client records from several requests at once, hence the lock.</remarks>
 internal sealed class ClientResult
 {
@@ -15,6 +15,11 @@ internal sealed class ClientResult
     public long Acknowledged { get; private set; }
 
     public long Refused { get; private set; }
+
+    /// <summary>Requests answered 429: the client's key went past its rate limit, so the run measured the limiter too.</summary>
+    public long Throttled { get; private set; }
+
+    public long Requests { get; private set; }
 
     public Dictionary<string, long> Errors { get; } = [];
 
@@ -39,6 +44,7 @@ internal sealed class ClientResult
     private void RecordLocked(HttpStatusCode status, int readings, double latencyMs)
     {
         LatencyMs.Add(latencyMs);
+        Requests++;
         if (status == HttpStatusCode.Accepted)
         {
             Acknowledged += readings;
@@ -47,6 +53,10 @@ internal sealed class ClientResult
         else if (status == HttpStatusCode.ServiceUnavailable)
         {
             Refused += readings;
+        }
+        else if (status == HttpStatusCode.TooManyRequests)
+        {
+            Throttled++;
         }
         else
         {

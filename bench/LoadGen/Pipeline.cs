@@ -20,7 +20,9 @@ internal sealed record LoadSettings(TimeSpan Duration, int Clients, int Batch, i
 /// answered) or open loop at a target rate (latency counted from when a request was due, not when it was sent).
 /// Alongside: the time from a POST to the reading being readable through the Api, sampled twice a second; the
 /// Worker group's lag once a second; every process's CPU time and peak memory. Afterwards every acknowledged reading
-/// is counted in PostgreSQL.
+/// is counted in PostgreSQL. Each client is a device gateway with an API key of its own (created through the Api with the
+/// admin key, as an operator would give one), posting to one Api replica (the clients take the replicas in turn, as a
+/// load balancer would spread them): the per-key rate limit then applies to each gateway, as in production.
 /// </summary>
 internal static class Pipeline
 {
@@ -29,9 +31,29 @@ internal static class Pipeline
     /// <summary>Open loop: requests one client may have outstanding; past it, the offered rate is not kept (and the latency says so).</summary>
     private const int MaxInFlight = 32;
 
+    /// <summary>The ingest policy the Api reported (its <c>RateLimit-Policy</c> header), from the first answer that carried one.</summary>
+    private static string? _ingestPolicy;
+
     public static async Task<Report> RunAsync(Platform platform, LoadSettings settings)
     {
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = settings.Rate > 0 ? settings.Clients * MaxInFlight : settings.Clients + 4 }) { BaseAddress = platform.Api, Timeout = TimeSpan.FromSeconds(60) };
+        var replicas = platform.Apis.Select(api => new HttpClient(new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = settings.Rate > 0 ? settings.Clients * MaxInFlight : settings.Clients + 4,
+        })
+        { BaseAddress = api, Timeout = TimeSpan.FromSeconds(60) }).ToList();
+        try
+        {
+            return await RunAsync(platform, settings, replicas);
+        }
+        finally
+        {
+            replicas.ForEach(r => r.Dispose());
+        }
+    }
+
+    private static async Task<Report> RunAsync(Platform platform, LoadSettings settings, List<HttpClient> replicas)
+    {
+        var http = replicas[0];
         var origin = DateTimeOffset.UtcNow.AddDays(-20);
         var sensors = Enumerable.Range(0, settings.Sensors).Select(i => $"{Run}{i % settings.Sites:00}.unit{i / settings.Sites:0000}.temp").ToArray();
         Console.Error.WriteLine($"bench: creating {sensors.Length:N0} sensors across {settings.Sites} sites");
@@ -40,16 +62,19 @@ internal static class Pipeline
                 $$"""{"site":"{{sensor[..sensor.IndexOf('.', StringComparison.Ordinal)]}}","kind":"temperature","unit":"C","rule":null}""", HttpStatusCode.Created, HttpStatusCode.OK));
         await SendAsync(http, HttpMethod.Put, $"/api/v1/sensors/{Run}99.probe.temp", platform.AdminKey,
             $$"""{"site":"{{Run}}99","kind":"temperature","unit":"C","rule":null}""", HttpStatusCode.Created, HttpStatusCode.OK);
+        Console.Error.WriteLine($"bench: creating an ingest key for each of the {settings.Clients} clients; they post to {replicas.Count} Api replicas in turn");
+        var keys = await CreateKeysAsync(http, platform, settings.Clients);
 
         // An attached platform may hold an earlier run's readings: only what this run adds is counted.
         var storedBefore = await CountStoredAsync(platform);
-        var warmedUp = await WarmUpAsync(http, platform, settings, sensors, origin.AddDays(-2)); // a time line of its own: no duplicates
+        var warmedUp = await WarmUpAsync(replicas, keys, settings, sensors, origin.AddDays(-2)); // a time line of its own: no duplicates
         var cpuBefore = ProcessStats.Read(platform.Processes);
         var endToEnd = new List<double>();
         var lag = new List<(double Seconds, long Lag)>();
         var clock = Stopwatch.StartNew();
         using var stop = new CancellationTokenSource(settings.Duration);
-        var clients = Enumerable.Range(0, settings.Clients).Select(c => Task.Run(() => ClientAsync(http, platform, settings, sensors, origin, c, clock, stop.Token)));
+        var clients = Enumerable.Range(0, settings.Clients).Select(c =>
+            Task.Run(() => ClientAsync(replicas[c % replicas.Count], keys[c], settings, sensors, origin, c, clock, stop.Token)));
         var probe = ProbeEndToEndAsync(http, platform, endToEnd, stop.Token);
         var watch = WatchLagAsync(platform, lag, clock, stop.Token);
         var throughput = new List<(double Seconds, long PerSecond)>();
@@ -67,11 +92,13 @@ internal static class Pipeline
         {
             Throughput = throughput,
             WarmUpAcknowledged = warmedUp,
+            IngestPolicy = _ingestPolicy,
+            Replicas = replicas.Count,
         };
     }
 
     /// <summary>Runs the load for <see cref="LoadSettings.WarmUp"/> without measuring it; returns the readings acknowledged meanwhile.</summary>
-    private static async Task<long> WarmUpAsync(HttpClient http, Platform platform, LoadSettings settings, string[] sensors, DateTimeOffset origin)
+    private static async Task<long> WarmUpAsync(List<HttpClient> replicas, string[] keys, LoadSettings settings, string[] sensors, DateTimeOffset origin)
     {
         if (settings.WarmUp <= TimeSpan.Zero)
         {
@@ -82,8 +109,33 @@ internal static class Pipeline
         var clock = Stopwatch.StartNew();
         using var stop = new CancellationTokenSource(settings.WarmUp);
         var clients = await Task.WhenAll(Enumerable.Range(0, settings.Clients)
-            .Select(c => Task.Run(() => ClientAsync(http, platform, settings, sensors, origin, c, clock, stop.Token))));
+            .Select(c => Task.Run(() => ClientAsync(replicas[c % replicas.Count], keys[c], settings, sensors, origin, c, clock, stop.Token))));
         return clients.Sum(c => c.Acknowledged);
+    }
+
+    /// <summary>An ingest key per client, named for it; their secrets are held in memory for the run only, never printed.</summary>
+    private static async Task<string[]> CreateKeysAsync(HttpClient http, Platform platform, int clients)
+    {
+        var run = DateTimeOffset.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        var keys = new string[clients];
+        for (var c = 0; c < clients; c++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/keys")
+            {
+                Content = new StringContent($$"""{"name":"bench {{run}} gateway {{c:00}}","scopes":["ingest"]}""", Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Add("X-Api-Key", platform.AdminKey);
+            using var response = await http.SendAsync(request);
+            if (response.StatusCode != HttpStatusCode.Created)
+            {
+                throw new InvalidOperationException($"POST /api/v1/keys answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            }
+
+            using var created = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            keys[c] = created.RootElement.GetProperty("key").GetString()!;
+        }
+
+        return keys;
     }
 
     private static async Task<HttpStatusCode> SendAsync(HttpClient http, HttpMethod method, string path, string key, string body, params HttpStatusCode[] expected)
@@ -105,7 +157,7 @@ internal static class Pipeline
     /// (up to <see cref="MaxInFlight"/> at once), each timed from when it was due, so a slow Api shows as latency
     /// rather than as a lower offered rate.
     /// </summary>
-    private static async Task<ClientResult> ClientAsync(HttpClient http, Platform platform, LoadSettings settings, string[] sensors,
+    private static async Task<ClientResult> ClientAsync(HttpClient http, string key, LoadSettings settings, string[] sensors,
         DateTimeOffset origin, int client, Stopwatch clock, CancellationToken stop)
     {
         var result = new ClientResult();
@@ -117,7 +169,7 @@ internal static class Pipeline
         {
             if (interval == TimeSpan.Zero)
             {
-                if (await PostAsync(http, platform, settings, Body(sensors, origin, client, batch, settings), clock, clock.Elapsed, result) is { } retry)
+                if (await PostAsync(http, key, settings, Body(sensors, origin, client, batch, settings), clock, clock.Elapsed, result) is { } retry)
                 {
                     await Task.Delay(retry < TimeSpan.FromSeconds(5) ? retry : TimeSpan.FromSeconds(5), CancellationToken.None);
                 }
@@ -147,7 +199,7 @@ internal static class Pipeline
             {
                 try
                 {
-                    await PostAsync(http, platform, settings, body, clock, dueAt, result);
+                    await PostAsync(http, key, settings, body, clock, dueAt, result);
                 }
                 finally
                 {
@@ -160,19 +212,24 @@ internal static class Pipeline
         return result;
     }
 
-    /// <summary>One POST of a batch; the Retry-After of a 503, if any.</summary>
-    private static async Task<TimeSpan?> PostAsync(HttpClient http, Platform platform, LoadSettings settings, byte[] body, Stopwatch clock,
+    /// <summary>One POST of a batch; the Retry-After of a 503 or 429, if any.</summary>
+    private static async Task<TimeSpan?> PostAsync(HttpClient http, string key, LoadSettings settings, byte[] body, Stopwatch clock,
         TimeSpan started, ClientResult result)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/readings") { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new("application/json");
-        request.Headers.Add("X-Api-Key", platform.IngestKey);
+        request.Headers.Add("X-Api-Key", key);
         try
         {
             using var response = await http.SendAsync(request, CancellationToken.None);
             await response.Content.LoadIntoBufferAsync(CancellationToken.None);
             result.Record(response.StatusCode, settings.Batch, (clock.Elapsed - started).TotalMilliseconds);
-            return response.StatusCode == HttpStatusCode.ServiceUnavailable ? response.Headers.RetryAfter?.Delta : null;
+            if (_ingestPolicy is null && response.Headers.TryGetValues("RateLimit-Policy", out var policy))
+            {
+                _ingestPolicy = policy.First();
+            }
+
+            return response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests ? response.Headers.RetryAfter?.Delta : null;
         }
         catch (HttpRequestException e)
         {

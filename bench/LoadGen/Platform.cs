@@ -4,7 +4,8 @@ using Npgsql;
 namespace Kiln.LoadGen;
 
 /// <summary>A running platform as its AppHost describes it in its state folder.</summary>
-internal sealed record Platform(Uri Api, string Kafka, string Database, string AdminKey, string IngestKey, string ReadKey,
+/// <param name="Apis">Every Api replica's base address; the first is <see cref="Api"/>.</param>
+internal sealed record Platform(IReadOnlyList<Uri> Apis, string Kafka, string Database, string AdminKey, string IngestKey, string ReadKey,
     IReadOnlyList<(int Pid, string Resource)> Processes)
 {
     public static Platform Read(string stateDirectory)
@@ -23,10 +24,12 @@ internal sealed record Platform(Uri Api, string Kafka, string Database, string A
             Database = "kilndb",
         }.ConnectionString;
         return new Platform(
-            new Uri(endpoints.RootElement.GetProperty("api").GetProperty("urls")[0].GetString()!),
+            [.. endpoints.RootElement.GetProperty("api").GetProperty("urls").EnumerateArray().Select(u => new Uri(u.GetString()!))],
             endpoints.RootElement.GetProperty("kafka").GetProperty("endpoint").GetString()!,
             database,
             Secret("adminApiKey"), Secret("ingestApiKey"), Secret("readApiKey"),
             [.. processes.RootElement.EnumerateArray().Select(p => (p.GetProperty("Pid").GetInt32(), p.GetProperty("Resource").GetString()!))]);
     }
+
+    public Uri Api => Apis[0];
 }

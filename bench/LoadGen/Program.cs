@@ -38,4 +38,4 @@ if (Text("--out") is { } file)
     Console.Out.WriteLine($"written: {file}");
 }
 
-return report.AllStored ? 0 : 1;
+return report.AllStored && report.Throttled == 0 ? 0 : 1;

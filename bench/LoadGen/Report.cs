@@ -21,6 +21,34 @@ internal sealed record Report(
     /// <summary>Readings acknowledged in each second of the run.</summary>
     public List<(double Seconds, long PerSecond)> Throughput { get; init; } = [];
 
+    /// <summary>The per-key ingest limit the Api ran with, as its <c>RateLimit-Policy</c> header says (<c>100;w=1;burst=200;…</c>).</summary>
+    public string? IngestPolicy { get; init; }
+
+    /// <summary>How many Api replicas the clients were spread over.</summary>
+    public int Replicas { get; init; } = 1;
+
+    /// <summary>Requests answered 429: nonzero means the run measured the rate limiter, not the pipeline.</summary>
+    public long Throttled => Clients.Sum(c => c.Throttled);
+
+    /// <summary>The busiest client's requests per second; each client has a key of its own.</summary>
+    private double BusiestKeyRequestsPerSecond => Clients.Length == 0 ? 0 : Clients.Max(c => c.Requests) / Elapsed.TotalSeconds;
+
+    /// <summary>"100/s, bursts of 200" from the policy header; the header itself when it does not read that way.</summary>
+    private string IngestLimit
+    {
+        get
+        {
+            if (IngestPolicy is null)
+            {
+                return "not reported (no answer carried RateLimit-Policy)";
+            }
+
+            var parts = IngestPolicy.Split(';');
+            var burst = parts.FirstOrDefault(p => p.StartsWith("burst=", StringComparison.Ordinal))?["burst=".Length..];
+            return burst is null ? IngestPolicy : $"{parts[0]}/s, bursts of {burst}";
+        }
+    }
+
     private double ReadingsPerSecond => Acknowledged / Elapsed.TotalSeconds;
 
     private List<double> Latencies => [.. Clients.SelectMany(c => c.LatencyMs).Order()];
@@ -44,11 +72,13 @@ internal sealed record Report(
               accepted readings/s   {ReadingsPerSecond,12:N0}
               acknowledged          {Acknowledged,12:N0}
               refused (503)         {Clients.Sum(c => c.Refused),12:N0}
+              throttled (429)       {Throttled,12:N0}   requests{(Throttled > 0 ? "  THE RATE LIMIT THROTTLED THIS RUN: raise it with bench/run --ingest-limit" : "")}
               stored                {Stored,12:N0}   {(AllStored ? "= acknowledged" : "MISSING " + (Acknowledged + WarmUpAcknowledged - Stored).ToString("N0", CultureInfo.InvariantCulture))} (+ {WarmUpAcknowledged:N0} of the warm-up), all {Drain.TotalSeconds:0.0} s after the load
               api latency ms        p50 {Percentile(latencies, 0.50):0.0}  p95 {Percentile(latencies, 0.95):0.0}  p99 {Percentile(latencies, 0.99):0.0}
               POST→readable ms      p50 {Percentile(e2e, 0.50):0}  p99 {Percentile(e2e, 0.99):0}  ({e2e.Count} samples)
               worker lag, max       {(Lag.Count == 0 ? 0 : Lag.Max(l => l.Lag)),12:N0} readings
               errors                {(errors.Count == 0 ? "none" : string.Join(", ", errors.Select(e => $"{e.Key} × {e.Value}")))}
+              ingest rate limit     {IngestLimit} per key; {Clients.Length} keys, one per client, over {Replicas} Api replicas; busiest key {BusiestKeyRequestsPerSecond:0.0} requests/s
             """));
         if (Limits is { } limits)
         {
@@ -84,6 +114,14 @@ internal sealed record Report(
                 ["readingsPerSecond"] = Math.Round(ReadingsPerSecond),
                 ["acknowledged"] = Acknowledged,
                 ["refused"] = Clients.Sum(c => c.Refused),
+                ["throttledRequests"] = Throttled,
+                ["rateLimit"] = new JsonObject
+                {
+                    ["ingestPolicy"] = IngestPolicy,
+                    ["keys"] = Clients.Length,
+                    ["apiReplicas"] = Replicas,
+                    ["busiestKeyRequestsPerSecond"] = Math.Round(BusiestKeyRequestsPerSecond, 1),
+                },
                 ["stored"] = Stored,
                 ["warmUpSeconds"] = Settings.WarmUp.TotalSeconds,
                 ["warmUpAcknowledged"] = WarmUpAcknowledged,

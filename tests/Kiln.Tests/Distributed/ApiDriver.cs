@@ -1,6 +1,8 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Net;
 using Kiln.AppHost.Model;
+using Kiln.AppHost.Resources;
 using Kiln.AppHost.Testing;
 
 namespace Kiln.Tests.Distributed;
@@ -16,6 +18,9 @@ internal sealed class ApiDriver(DistributedApplication app) : IDisposable
     public string IngestKey => app.Secrets.IngestApiKey;
     public string ReadKey => app.Secrets.ReadApiKey;
 
+    /// <summary>Every Api replica's base address; requests without one go to the first.</summary>
+    public IReadOnlyList<Uri> Replicas => app.Resource<ProjectResource>("api").Urls;
+
     public Task<HttpResponseMessage> PutSensorAsync(string id, string site) =>
         SendAsync(HttpMethod.Put, $"/api/v1/sensors/{id}", AdminKey,
             new { site, kind = "temperature", unit = "C", rule = new { low = (double?)null, high = 1450, hysteresis = 5 } });
@@ -24,9 +29,9 @@ internal sealed class ApiDriver(DistributedApplication app) : IDisposable
         SendAsync(HttpMethod.Post, "/api/v1/readings", key ?? IngestKey, new { readings });
 
     public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? key, object? body = null, string? rawJson = null,
-        IEnumerable<(string Name, string Value)>? headers = null)
+        IEnumerable<(string Name, string Value)>? headers = null, Uri? replica = null)
     {
-        using var request = new HttpRequestMessage(method, path);
+        using var request = new HttpRequestMessage(method, replica is null ? new Uri(path, UriKind.Relative) : new Uri(replica, path));
         foreach (var (name, value) in headers ?? [])
         {
             request.Headers.Add(name, value);
@@ -63,6 +68,16 @@ internal sealed class ApiDriver(DistributedApplication app) : IDisposable
         }
     }
 
+    /// <summary>A key created through the Api with the admin key, as an operator gives one to a gateway.</summary>
+    public async Task<CreatedKey> CreateKeyAsync(string name, string[] scopes, string? site = null)
+    {
+        using var response = await SendAsync(HttpMethod.Post, "/api/v1/keys", AdminKey, new { name, scopes, site });
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"POST /api/v1/keys answered {(int)response.StatusCode}: {body}");
+        var key = JsonDocument.Parse(body).RootElement;
+        return new CreatedKey(key.GetProperty("id").GetGuid(), key.GetProperty("key").GetString()!);
+    }
+
     public async Task<JsonElement> GetAsync(string path)
     {
         using var response = await SendAsync(HttpMethod.Get, path, ReadKey);
@@ -95,4 +110,7 @@ internal sealed class ApiDriver(DistributedApplication app) : IDisposable
 
     public void Dispose() => _http.Dispose();
 }
+
+/// <summary>A key's id and its secret, which only the answer that created it carries.</summary>
+internal sealed record CreatedKey(Guid Id, string Secret);
 

@@ -10,10 +10,13 @@ using Npgsql;
 namespace Kiln.Tests.Distributed;
 
 /// <summary>
-/// Devices posting batches as fast as the Api takes them, over real HTTP, each client on sensors of its
-/// own. Every batch covers one second of its sensors' time line, so what PostgreSQL holds can be checked
-/// batch by batch afterwards: every acknowledged batch must be stored whole. A 503 is honoured as a
-/// device would (wait Retry-After, then go on with the next batch); any other answer fails the run.
+/// Devices posting batches as fast as the Api takes them, over real HTTP, each client a gateway with sensors
+/// and an ingest key of its own (created through the Api, as an operator would give one), posting to the Api
+/// replicas in turn as a load balancer would spread them. Every batch covers one second of its sensors' time
+/// line, so what PostgreSQL holds can be checked batch by batch afterwards: every acknowledged batch must be
+/// stored whole. A 503 is honoured as a device would (wait Retry-After, then go on with the next batch); any
+/// other answer fails the run, a 429 included: a client posts far below its key's limit, so one would mean the
+/// limiter, not the pipeline, was measured.
 /// </summary>
 /// <param name="run">Names this run's sensors and site: letters and digits only.</param>
 internal sealed class IngestLoad(DistributedApplication app, ApiDriver api, string run)
@@ -27,6 +30,7 @@ internal sealed class IngestLoad(DistributedApplication app, ApiDriver api, stri
     // Twenty days back leaves room for a day of one-second batches before "now", all within the Api's 30-day window.
     private readonly DateTimeOffset _origin = DateTimeOffset.UtcNow.AddDays(-20).AddTicks(-(DateTimeOffset.UtcNow.Ticks % TimeSpan.TicksPerSecond));
     private readonly ConcurrentBag<(int Client, int Batch)> _acknowledged = [];
+    private readonly string[] _keys = new string[Clients];
     private long _refusedReadings;
     private long _refusedRequests;
 
@@ -40,10 +44,12 @@ internal sealed class IngestLoad(DistributedApplication app, ApiDriver api, stri
 
     private string Sensor(int client, int index) => $"{run}.c{client:00}.s{index}";
 
-    public async Task CreateSensorsAsync()
+    /// <summary>Each client's sensors, and its key, bound to the run's site.</summary>
+    public async Task CreateGatewaysAsync()
     {
         for (var client = 0; client < Clients; client++)
         {
+            _keys[client] = (await api.CreateKeyAsync($"{run} gateway c{client:00}", ["ingest"], run)).Secret;
             for (var index = 0; index < SensorsPerClient; index++)
             {
                 using var response = await api.PutSensorAsync(Sensor(client, index), run);
@@ -69,14 +75,14 @@ internal sealed class IngestLoad(DistributedApplication app, ApiDriver api, stri
 
     private async Task PostUntilAsync(int client, CancellationToken stop)
     {
-        using var http = app.CreateHttpClient("api");
+        using var http = new HttpClient { BaseAddress = api.Replicas[client % api.Replicas.Count] };
         for (var batch = 0; !stop.IsCancellationRequested; batch++)
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/readings")
             {
                 Content = new StringContent(Body(client, batch), Encoding.UTF8, "application/json"),
             };
-            request.Headers.Add("X-Api-Key", api.IngestKey);
+            request.Headers.Add("X-Api-Key", _keys[client]);
             using var response = await http.SendAsync(request, CancellationToken.None);
             if (response.StatusCode == HttpStatusCode.Accepted)
             {

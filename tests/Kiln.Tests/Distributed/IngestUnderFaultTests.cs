@@ -49,7 +49,7 @@ public sealed class IngestUnderFaultTests(OwnPlatformFixture platform, ITestOutp
     private async Task RunAsync(string run, Func<Task>? fault)
     {
         var load = new IngestLoad(platform.App, platform.Api, run);
-        await load.CreateSensorsAsync();
+        await load.CreateGatewaysAsync();
 
         var elapsed = await load.RunAsync(Run, fault);
         var drain = Stopwatch.StartNew();

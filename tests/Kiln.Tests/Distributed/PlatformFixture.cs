@@ -8,6 +8,18 @@ namespace Kiln.Tests.Distributed;
 public sealed class PlatformFixture : IAsyncLifetime
 {
     private static readonly TimeSpan StartDeadline = TimeSpan.FromMinutes(2);
+    private readonly string[] _args;
+
+    public PlatformFixture()
+        : this([])
+    {
+    }
+
+    /// <param name="args">The AppHost's command line, e.g. <c>--Kiln:RateLimits:Ingest:Burst=5</c>.</param>
+    internal PlatformFixture(string[] args)
+    {
+        _args = args;
+    }
 
     public string StateDirectory { get; private set; } = "";
 
@@ -18,7 +30,7 @@ public sealed class PlatformFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         using var deadline = new CancellationTokenSource(StartDeadline);
-        var appHost = await DistributedApplicationTestingBuilder.CreateAsync(deadline.Token);
+        var appHost = await DistributedApplicationTestingBuilder.CreateAsync(_args, deadline.Token);
         StateDirectory = appHost.StateDirectory;
         App = await appHost.BuildAsync(deadline.Token);
         await App.StartAsync(deadline.Token);

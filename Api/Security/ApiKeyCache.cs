@@ -1,0 +1,165 @@
+using System.Collections.Concurrent;
+using Kiln.Shared;
+using Kiln.Shared.Security;
+using StackExchange.Redis;
+
+namespace Kiln.Api.Security;
+
+/// <summary>
+/// The key lookups behind authentication. An answer is reused for at most <see cref="CacheFor"/>, so a burst of
+/// requests costs one query and a key revoked on any replica is refused everywhere within that time even when
+/// nothing else tells this replica. Normally something does: the replica that revokes a key publishes its id on
+/// <see cref="Topology.Cache.RevokedKeysChannel"/> and every replica forgets it at once; with Redis down only that
+/// announcement is lost, not the bound. While PostgreSQL cannot be reached, a key it confirmed within <see cref="UsableWhileUnreachable"/> stays
+/// usable (a key cannot be revoked without the database either), so devices go on ingesting through a database outage.
+/// </summary>
+internal sealed class ApiKeyCache(ApiKeyStore store, IConnectionMultiplexer redis, TimeProvider clock, ILogger<ApiKeyCache> logger)
+    : IHostedService
+{
+    /// <summary>The longest a revoked key may still be accepted by a replica that did not hear of the revocation.</summary>
+    public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long after PostgreSQL last confirmed a key it stays usable while PostgreSQL cannot be reached. Bounded, because a
+    /// replica that missed a revocation's announcement (Redis was down then) and has not looked the key up since would
+    /// otherwise accept a revoked key for as long as the outage lasts.
+    /// </summary>
+    public static readonly TimeSpan UsableWhileUnreachable = TimeSpan.FromMinutes(10);
+
+    /// <summary>A lookup that takes longer is given up: the key's last answer serves, or the request gets a 503.</summary>
+    private static readonly TimeSpan LookupTimeout = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>Unknown keys sent at random must not grow memory without end.</summary>
+    private const int MaxEntries = 10_000;
+
+    private static readonly RedisChannel Revocations = RedisChannel.Literal(Topology.Cache.RevokedKeysChannel);
+
+    // By hash: looking a key up by its hash leaks, through timing, at most something about the hash, never the secret.
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+
+    // Moves on at every revocation heard, so a lookup that raced it does not store what it read before.
+    private long _revocations;
+
+    /// <param name="Confirmed">When PostgreSQL gave this answer.</param>
+    /// <param name="Expires">When to ask again.</param>
+    private sealed record Entry(ApiKeyGrant? Grant, DateTimeOffset Confirmed, DateTimeOffset Expires);
+
+    /// <summary>The grant of an unrevoked key, or null for an unknown or revoked one.</summary>
+    /// <exception cref="TimeoutException">PostgreSQL did not answer in time and the key has no earlier answer.</exception>
+    public async Task<ApiKeyGrant?> FindAsync(string key, CancellationToken cancellationToken)
+    {
+        var hash = ApiKeyHash.Compute(key);
+        var now = clock.GetUtcNow();
+        _entries.TryGetValue(hash, out var cached);
+        if (cached is not null && cached.Expires > now)
+        {
+            return cached.Grant;
+        }
+
+        var revocationsBefore = Interlocked.Read(ref _revocations);
+        ApiKeyGrant? grant;
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(LookupTimeout);
+            grant = await store.FindByHashAsync(hash, timeout.Token);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is Npgsql.NpgsqlException { IsTransient: true } or TimeoutException or OperationCanceledException)
+        {
+            if (cached is { Grant: { } known } && now - cached.Confirmed < UsableWhileUnreachable)
+            {
+                // Tried again after another CacheFor, so an outage costs one bounded attempt per key per interval, not one per request.
+                _entries[hash] = cached with { Expires = now + CacheFor };
+                logger.LogDebug("Key lookup failed ({Reason}); the key's last answer serves meanwhile", ex.Message);
+                return known;
+            }
+
+            if (ex is Npgsql.NpgsqlException)
+            {
+                throw;
+            }
+
+            throw new TimeoutException($"PostgreSQL did not answer an API key lookup within {LookupTimeout.TotalSeconds:0} s.", ex);
+        }
+
+        if (_entries.Count > MaxEntries)
+        {
+            _entries.Clear();
+        }
+
+        if (Interlocked.Read(ref _revocations) == revocationsBefore)
+        {
+            _entries[hash] = new Entry(grant, now, now + CacheFor);
+        }
+
+        return grant;
+    }
+
+    /// <summary>
+    /// After a key was revoked in the database: forgets it here and tells every other replica. If Redis cannot carry the
+    /// news, the other replicas stop accepting the key within <see cref="CacheFor"/> all the same.
+    /// </summary>
+    public async Task AnnounceRevocationAsync(Guid id)
+    {
+        Forget(id);
+        if (!redis.IsConnected)
+        {
+            // A publish would wait in the multiplexer's backlog for nothing.
+            logger.LogWarning("Could not announce the revocation of key {KeyId}: Redis is not connected; the other replicas refuse it within {Seconds} s",
+                id, CacheFor.TotalSeconds);
+            return;
+        }
+
+        try
+        {
+            await redis.GetSubscriber().PublishAsync(Revocations, id.ToString("D")).WaitAsync(PublishTimeout);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            logger.LogWarning("Could not announce the revocation of key {KeyId} through Redis ({Reason}); the other replicas refuse it within {Seconds} s",
+                id, ex.Message, CacheFor.TotalSeconds);
+        }
+    }
+
+    private void Forget(Guid id)
+    {
+        Interlocked.Increment(ref _revocations);
+        foreach (var (hash, entry) in _entries)
+        {
+            if (entry.Grant?.Id == id)
+            {
+                _entries.TryRemove(hash, out _);
+            }
+        }
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Not awaited: the Api starts whether or not Redis is up; the multiplexer subscribes again whenever it reconnects.
+        _ = SubscribeAsync();
+        return Task.CompletedTask;
+    }
+
+    private async Task SubscribeAsync()
+    {
+        try
+        {
+            await redis.GetSubscriber().SubscribeAsync(Revocations, (_, message) =>
+            {
+                if (Guid.TryParse(message.ToString(), out var id))
+                {
+                    Forget(id);
+                }
+            });
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            logger.LogWarning("Could not subscribe to key revocations ({Reason}); revoked keys are refused here within {Seconds} s instead of at once",
+                ex.Message, CacheFor.TotalSeconds);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
