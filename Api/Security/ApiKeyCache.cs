@@ -64,7 +64,7 @@ internal sealed class ApiKeyCache(ApiKeyStore store, IConnectionMultiplexer redi
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(LookupTimeout);
-            grant = await store.FindByHashAsync(hash, timeout.Token);
+            grant = await FindOnceRetriedAsync(hash, timeout.Token);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is Npgsql.NpgsqlException { IsTransient: true } or TimeoutException or OperationCanceledException)
         {
@@ -95,6 +95,23 @@ internal sealed class ApiKeyCache(ApiKeyStore store, IConnectionMultiplexer redi
         }
 
         return grant;
+    }
+
+    /// <summary>
+    /// A pooled connection whose server restarted while it sat idle fails its first command; every request needs a key
+    /// lookup, so one such failure is tried again at once, on another connection, before it becomes a 503.
+    /// </summary>
+    private async Task<ApiKeyGrant?> FindOnceRetriedAsync(string hash, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await store.FindByHashAsync(hash, cancellationToken);
+        }
+        catch (Npgsql.NpgsqlException ex) when (ex.IsTransient && !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogDebug("Key lookup failed ({Reason}); trying once more", ex.Message);
+            return await store.FindByHashAsync(hash, cancellationToken);
+        }
     }
 
     /// <summary>

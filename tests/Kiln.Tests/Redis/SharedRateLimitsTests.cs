@@ -25,6 +25,9 @@ public sealed class SharedRateLimitsTests(RedisServerFixture redis, ITestOutputH
 
     private static readonly RateLimitOptions Bounded = Options with { RedisTimeout = TimeSpan.FromMilliseconds(50) };
 
+    /// <summary>Far below a Redis timeout (5 s), far above this machine's scheduling noise.</summary>
+    private static readonly TimeSpan NoHang = TimeSpan.FromSeconds(2);
+
     [Fact]
     public async Task A_burst_is_allowed_then_refused_with_the_time_until_the_next_permit()
     {
@@ -145,8 +148,10 @@ public sealed class SharedRateLimitsTests(RedisServerFixture redis, ITestOutputH
 
             var report = string.Join(", ", durations.Select(d => $"{d.TotalMilliseconds:0.0}"));
             output.WriteLine($"decision times while Redis hangs (ms): {report}");
-            Assert.All(durations, d => Assert.True(d < Bounded.RedisTimeout + TimeSpan.FromMilliseconds(150), $"a decision took {d.TotalMilliseconds:0} ms: {report}"));
-            // The breaker opens after five failed calls; from then on the replica decides alone at once.
+            // Each call that finds Redis hanging waits out the 50 ms bound (plus this loaded machine's scheduling noise, which
+            // has reached half a second), never the multiplexer's 5 s; the breaker opens after five of them, and from then on
+            // the replica decides alone at once.
+            Assert.All(durations, d => Assert.True(d < NoHang, $"a decision took {d.TotalMilliseconds:0} ms: {report}"));
             Assert.True(durations.Count(d => d >= Bounded.RedisTimeout) <= 6, $"decision times (ms): {report}");
         }
         finally
