@@ -80,8 +80,10 @@ internal sealed class ReadingConsumer(
             {
                 FinishStoring(); // nothing may be half done with the consumer closed under it
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            catch (Exception ex)
             {
+                // Not committed, so delivered again; what ends the loop (a stop, or the exception on its way out) goes on.
+                logger.LogDebug("The batch being stored when the loop ended was not stored ({Reason}); it will be delivered again", ex.Message);
             }
 
             // Leave the group now, so the other replicas take over these partitions at once.
