@@ -6,6 +6,7 @@ using Confluent.Kafka;
 using Kiln.AppHost.Resources;
 using Kiln.ServiceDefaults.Kafka;
 using Xunit.Abstractions;
+using static Kiln.Tests.Distributed.ApiDriver;
 
 namespace Kiln.Tests.Distributed;
 
@@ -137,20 +138,6 @@ public sealed class ApiContractTests(PlatformFixture platform, ITestOutputHelper
 
     private static string Header(ConsumeResult<string, string> message, string name) =>
         Encoding.UTF8.GetString(message.Message.Headers.GetLastBytes(name));
-
-    private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string titleContains)
-    {
-        using (response)
-        {
-            var body = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == status, $"expected {(int)status}, got {(int)response.StatusCode}: {body}");
-            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-            var problem = JsonDocument.Parse(body).RootElement;
-            Assert.Contains(titleContains, problem.GetProperty("title").GetString(), StringComparison.OrdinalIgnoreCase);
-            Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("traceId").GetString()));
-            Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
-        }
-    }
 
     public void Dispose()
     {

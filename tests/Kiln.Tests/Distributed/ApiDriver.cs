@@ -14,6 +14,28 @@ internal sealed class ApiDriver(DistributedApplication app) : IDisposable
 
     public Uri BaseAddress => _http.BaseAddress!;
 
+    /// <summary>
+    /// Asserts a problem-details answer: the status, a title containing <paramref name="titleContains"/>, the trace id, the
+    /// security headers and, when given, a detail containing <paramref name="detailContains"/>.
+    /// </summary>
+    public static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string titleContains, string? detailContains = null)
+    {
+        using (response)
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == status, $"expected {(int)status}, got {(int)response.StatusCode}: {body}");
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            var problem = JsonDocument.Parse(body).RootElement;
+            Assert.Contains(titleContains, problem.GetProperty("title").GetString(), StringComparison.OrdinalIgnoreCase);
+            Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("traceId").GetString()));
+            Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+            if (detailContains is not null)
+            {
+                Assert.Contains(detailContains, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            }
+        }
+    }
+
     public string AdminKey => app.Secrets.AdminApiKey;
     public string IngestKey => app.Secrets.IngestApiKey;
     public string ReadKey => app.Secrets.ReadApiKey;

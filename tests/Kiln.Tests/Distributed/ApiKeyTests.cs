@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Xunit.Abstractions;
+using static Kiln.Tests.Distributed.ApiDriver;
 
 namespace Kiln.Tests.Distributed;
 
@@ -171,22 +172,6 @@ public sealed class ApiKeyTests(PlatformFixture platform, ITestOutputHelper outp
     public async Task A_key_that_cannot_work_is_refused_with_a_reason(string json, string reason) =>
         await AssertProblemAsync(await Api.SendAsync(HttpMethod.Post, "/api/v1/keys", Api.AdminKey, rawJson: json),
             HttpStatusCode.BadRequest, "not valid", reason);
-
-    private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string titleContains, string? detailContains = null)
-    {
-        using (response)
-        {
-            var body = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == status, $"expected {(int)status}, got {(int)response.StatusCode}: {body}");
-            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-            var problem = JsonDocument.Parse(body).RootElement;
-            Assert.Contains(titleContains, problem.GetProperty("title").GetString(), StringComparison.OrdinalIgnoreCase);
-            if (detailContains is not null)
-            {
-                Assert.Contains(detailContains, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
-            }
-        }
-    }
 
     public void Dispose() => platform.WriteLogs(output);
 }
