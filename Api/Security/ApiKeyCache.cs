@@ -27,7 +27,7 @@ internal sealed class ApiKeyCache(ApiKeyStore store, IConnectionMultiplexer redi
     public static readonly TimeSpan UsableWhileUnreachable = TimeSpan.FromMinutes(10);
 
     /// <summary>A lookup that takes longer is given up: the key's last answer serves, or the request gets a 503.</summary>
-    private static readonly TimeSpan LookupTimeout = TimeSpan.FromSeconds(1);
+    internal static readonly TimeSpan LookupTimeout = TimeSpan.FromSeconds(1);
 
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(1);
 

@@ -73,12 +73,11 @@ public sealed class LatestValueRepairTests(PostgresServerFixture postgres) : ICl
         var durations = new List<TimeSpan>();
         for (var i = 1; i <= 5; i++)
         {
-            var started = Stopwatch.GetTimestamp();
-            await StoreAndUpdateAsync(latest, sensors, T0.AddSeconds(i), 1.0 + i);
-            durations.Add(Stopwatch.GetElapsedTime(started));
+            durations.Add(await StoreAndUpdateAsync(latest, sensors, T0.AddSeconds(i), 1.0 + i));
         }
 
-        Assert.All(durations, d => Assert.True(d < TimeSpan.FromMilliseconds(200), $"a batch waited {d.TotalMilliseconds:0} ms for Redis"));
+        // A known outage is not waited for at all; the write bound is what a batch would wait otherwise.
+        Assert.All(durations, d => Assert.True(d < Options.WriteTimeout - TimeSpan.FromMilliseconds(1), $"a batch waited {d.TotalMilliseconds:0} ms for Redis"));
         Assert.False(latest.IsAvailable);
         Assert.Equal(HealthStatus.Degraded, (await latest.CheckHealthAsync(new HealthCheckContext())).Status);
         Assert.Equal(15, Interlocked.Read(ref _skipped)); // 3 sensors in each of 5 batches
@@ -108,12 +107,8 @@ public sealed class LatestValueRepairTests(PostgresServerFixture postgres) : ICl
         TimeSpan first, second;
         try
         {
-            var started = Stopwatch.GetTimestamp();
-            await StoreAndUpdateAsync(latest, sensors, T0, 1.0);
-            first = Stopwatch.GetElapsedTime(started);
-            started = Stopwatch.GetTimestamp();
-            await StoreAndUpdateAsync(latest, sensors, T0.AddSeconds(1), 2.0);
-            second = Stopwatch.GetElapsedTime(started);
+            first = await StoreAndUpdateAsync(latest, sensors, T0, 1.0);
+            second = await StoreAndUpdateAsync(latest, sensors, T0.AddSeconds(1), 2.0);
         }
         finally
         {
@@ -188,7 +183,8 @@ public sealed class LatestValueRepairTests(PostgresServerFixture postgres) : ICl
     }
 
     /// <summary>What the consumer does with a batch: store it in PostgreSQL, then update the cache.</summary>
-    private async Task StoreAndUpdateAsync(LatestValueCache latest, IReadOnlyList<string> sensors, DateTimeOffset timestamp, double value)
+    /// <summary>Stores one reading per sensor in PostgreSQL, then hands them to the cache; returns how long the cache took.</summary>
+    private async Task<TimeSpan> StoreAndUpdateAsync(LatestValueCache latest, IReadOnlyList<string> sensors, DateTimeOffset timestamp, double value)
     {
         var readings = sensors.Select(s => new ReadingMessage(s, timestamp, value)).ToList();
         foreach (var reading in readings)
@@ -200,7 +196,9 @@ public sealed class LatestValueRepairTests(PostgresServerFixture postgres) : ICl
             await command.ExecuteNonQueryAsync();
         }
 
+        var started = Stopwatch.GetTimestamp();
         await latest.UpdateAsync(readings, CancellationToken.None);
+        return Stopwatch.GetElapsedTime(started);
     }
 
     private static async Task<bool> AllCachedAsync(ConnectionMultiplexer cache, IEnumerable<string> sensors, DateTimeOffset timestamp, double value)

@@ -92,7 +92,8 @@ public sealed class LatestValueStoreTests(RedisServerFixture redis, PostgresServ
             // A read that finds Redis hanging waits out the attempt timeout and then asks PostgreSQL (measured here: 60-110 ms for
             // the first two, the first paying for its cold exception path), never the multiplexer's 5 s. Only the reads before the
             // breaker opened do that; after it, PostgreSQL answers at once.
-            Assert.All(durations, d => Assert.True(d < LatestValueStoreExtensions.AttemptTimeout + TimeSpan.FromMilliseconds(100),
+            // The bound is far from the 5 s that would fail it and wide enough for a loaded machine.
+            Assert.All(durations, d => Assert.True(d < TimeSpan.FromSeconds(1),
                 $"a read took {d.TotalMilliseconds:0} ms: {report}"));
             Assert.True(durations.Count(d => d >= LatestValueStoreExtensions.AttemptTimeout) <= 3, $"read times (ms): {report}");
         }
