@@ -1,3 +1,4 @@
+using Kiln.Api.Alerts;
 using Kiln.Api.Extensions;
 using Kiln.Api.Keys;
 using Kiln.Api.Readings;
@@ -16,5 +17,6 @@ app.MapOpenApi();
 app.MapSensorsApi();
 app.MapReadingsApi();
 app.MapKeysApi();
+app.MapAlertsApi();
 
 app.Run();

@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using System.Globalization;
+using Kiln.Api.Extensions;
 using Kiln.Shared.Sensors;
 
 namespace Kiln.Api.Readings;
@@ -49,7 +49,7 @@ internal sealed record ReadingPageRequest(string SensorId, DateTimeOffset From, 
         {
             if (DecodeCursor(cursor) is not { } decoded)
             {
-                return (null, "'cursor' is not a cursor this API returned; pass the 'next' of the previous page unchanged");
+                return (null, Cursor.Problem);
             }
 
             after = decoded;
@@ -80,30 +80,8 @@ internal sealed record ReadingPageRequest(string SensorId, DateTimeOffset From, 
         return false;
     }
 
-    public static string EncodeCursor(DateTimeOffset timestamp)
-    {
-        Span<byte> bytes = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(bytes, timestamp.UtcTicks);
-        return Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-    }
+    public static string EncodeCursor(DateTimeOffset timestamp) => Cursor.Encode(timestamp.UtcTicks);
 
-    public static DateTimeOffset? DecodeCursor(string cursor)
-    {
-        try
-        {
-            var base64 = cursor.Replace('-', '+').Replace('_', '/') + "=";
-            var bytes = Convert.FromBase64String(base64);
-            if (bytes.Length != 8)
-            {
-                return null;
-            }
-
-            var ticks = BinaryPrimitives.ReadInt64BigEndian(bytes);
-            return ticks is < 0 || ticks > DateTimeOffset.MaxValue.UtcTicks ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
-        }
-        catch (FormatException)
-        {
-            return null;
-        }
-    }
+    public static DateTimeOffset? DecodeCursor(string cursor) =>
+        Cursor.Decode(cursor) is { } ticks && ticks >= 0 && ticks <= DateTimeOffset.MaxValue.UtcTicks ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
 }
