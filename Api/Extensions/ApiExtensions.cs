@@ -49,6 +49,7 @@ internal static class ApiExtensions
         builder.Services.AddHostedService<DatabaseInitializer>();
         builder.Services.AddHealthChecks().AddCheck<DatabaseReadiness>("schema", tags: [Kiln.ServiceDefaults.HealthEndpoints.ReadyTag]);
 
+        builder.AddWebCors();
         builder.AddApiKeyAuthentication();
         builder.AddRateLimits();
         builder.Services.AddSingleton(IngestOptions.From(builder.Configuration));
@@ -82,6 +83,7 @@ internal static class ApiExtensions
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseWebCors();
         app.UseAuthentication();
         app.UseRateLimits();
         app.UseAuthorization();
