@@ -13,11 +13,11 @@ internal static class SensorsApi
     {
         var sensors = app.MapGroup("/api/v1/sensors").WithTags("Sensors");
 
-        sensors.MapPut("/{id}", PutSensor).RequireAuthorization(ApiKeyScopes.Admin);
-        sensors.MapGet("/", ListSensors).RequireAuthorization(ApiKeyScopes.Read);
-        sensors.MapGet("/{id}", GetSensor).RequireAuthorization(ApiKeyScopes.Read);
-        sensors.MapGet("/{id}/latest", GetLatest).RequireAuthorization(ApiKeyScopes.Read);
-        sensors.MapGet("/{id}/readings", GetReadings).RequireAuthorization(ApiKeyScopes.Read);
+        sensors.MapPut("/{id}", PutSensor).RequireApiKey(ApiKeyScopes.Admin).ProducesProblems(400, 413, 415, 422);
+        sensors.MapGet("/", ListSensors).RequireApiKey(ApiKeyScopes.Read).ProducesProblems(400);
+        sensors.MapGet("/{id}", GetSensor).RequireApiKey(ApiKeyScopes.Read).ProducesProblems(400, 404);
+        sensors.MapGet("/{id}/latest", GetLatest).RequireApiKey(ApiKeyScopes.Read).ProducesProblems(400, 404);
+        sensors.MapGet("/{id}/readings", GetReadings).RequireApiKey(ApiKeyScopes.Read).ProducesProblems(400, 404);
         return app;
     }
 
