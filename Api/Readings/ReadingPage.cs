@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using System.Globalization;
+using Kiln.Api.Extensions;
 using Kiln.Shared.Sensors;
 
 namespace Kiln.Api.Readings;
@@ -14,9 +14,6 @@ internal sealed record ReadingPage(IReadOnlyList<ReadingItem> Items, string? Nex
 /// </summary>
 internal sealed record ReadingPageRequest(string SensorId, DateTimeOffset From, DateTimeOffset To, int Limit, DateTimeOffset? After)
 {
-    public const int DefaultLimit = 100;
-    public const int MaxLimit = 1000;
-
     /// <summary>A request from the query's text (an empty parameter counts as absent), or the reason it is not one, in the client's terms.</summary>
     public static (ReadingPageRequest? Request, string? Error) Parse(string id, string? from, string? to, string? limit, string? cursor)
     {
@@ -38,10 +35,9 @@ internal sealed record ReadingPageRequest(string SensorId, DateTimeOffset From, 
             return (null, "'from' must be before 'to'");
         }
 
-        var pageSize = DefaultLimit;
-        if (!string.IsNullOrEmpty(limit) && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize is < 1 or > MaxLimit))
+        if (!Paging.TryParseLimit(limit, out var pageSize))
         {
-            return (null, $"'limit' must be a whole number from 1 to {MaxLimit}");
+            return (null, Paging.LimitProblem);
         }
 
         DateTimeOffset? after = null;
@@ -49,7 +45,7 @@ internal sealed record ReadingPageRequest(string SensorId, DateTimeOffset From, 
         {
             if (DecodeCursor(cursor) is not { } decoded)
             {
-                return (null, "'cursor' is not a cursor this API returned; pass the 'next' of the previous page unchanged");
+                return (null, Paging.CursorProblem);
             }
 
             after = decoded;
@@ -80,30 +76,22 @@ internal sealed record ReadingPageRequest(string SensorId, DateTimeOffset From, 
         return false;
     }
 
+    /// <summary>The cursor after a reading: its timestamp's UTC ticks, 8 bytes big-endian.</summary>
     public static string EncodeCursor(DateTimeOffset timestamp)
     {
         Span<byte> bytes = stackalloc byte[8];
         BinaryPrimitives.WriteInt64BigEndian(bytes, timestamp.UtcTicks);
-        return Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        return Paging.EncodeCursor(bytes);
     }
 
     public static DateTimeOffset? DecodeCursor(string cursor)
     {
-        try
-        {
-            var base64 = cursor.Replace('-', '+').Replace('_', '/') + "=";
-            var bytes = Convert.FromBase64String(base64);
-            if (bytes.Length != 8)
-            {
-                return null;
-            }
-
-            var ticks = BinaryPrimitives.ReadInt64BigEndian(bytes);
-            return ticks is < 0 || ticks > DateTimeOffset.MaxValue.UtcTicks ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
-        }
-        catch (FormatException)
+        if (Paging.DecodeCursor(cursor) is not { Length: 8 } bytes)
         {
             return null;
         }
+
+        var ticks = BinaryPrimitives.ReadInt64BigEndian(bytes);
+        return ticks is < 0 || ticks > DateTimeOffset.MaxValue.UtcTicks ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
     }
 }
