@@ -13,7 +13,8 @@ var app = builder.Build();
 
 app.UseApiPipeline();
 app.MapDefaultEndpoints();
-app.MapOpenApi();
+app.MapOpenApi(OpenApiExtensions.DocumentPath);
+app.MapApiReference();
 app.MapSensorsApi();
 app.MapReadingsApi();
 app.MapKeysApi();

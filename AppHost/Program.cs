@@ -30,8 +30,11 @@ builder.AddProject(Resources.Worker, "Kiln.Worker")
     .WithReference(cache).WaitFor(cache)
     .WithReference(kafka).WaitFor(kafka);
 
-builder.AddProject(Resources.Web, "Kiln.Web")
+var web = builder.AddProject(Resources.Web, "Kiln.Web")
     .WithReference(api).WaitFor(api)
     .WithEnvironment("Kiln__Api__Key", run => run.Secrets.ReadApiKey);
+
+// CORS: the one browser origin the Api answers. A value, not a reference: the Web waits for the Api, never the reverse.
+api.WithEnvironment("Kiln__Cors__Origins__0", web.GetEndpoint("http"));
 
 return builder.Build().Run();

@@ -9,17 +9,15 @@ namespace Kiln.Api.Alerts;
 
 internal static class AlertsApi
 {
-    public const int DefaultLimit = 50;
-    public const int MaxLimit = 500;
     public const int MaxByLength = 128;
 
     public static IEndpointRouteBuilder MapAlertsApi(this IEndpointRouteBuilder app)
     {
         var alerts = app.MapGroup("/api/v1/alerts").WithTags("Alerts");
-        alerts.MapGet("/", ListAlerts).RequireAuthorization(ApiKeyScopes.Read);
-        alerts.MapGet("/{id}", GetAlert).RequireAuthorization(ApiKeyScopes.Read);
+        alerts.MapGet("/", ListAlerts).RequireApiKey(ApiKeyScopes.Read).ProducesProblems(400);
+        alerts.MapGet("/{id}", GetAlert).RequireApiKey(ApiKeyScopes.Read).ProducesProblems(400, 404);
         // Acknowledging changes what operators see and is produced to kiln.alerts: admin keys only.
-        alerts.MapPost("/{id}/acknowledge", Acknowledge).RequireAuthorization(ApiKeyScopes.Admin);
+        alerts.MapPost("/{id}/acknowledge", Acknowledge).RequireApiKey(ApiKeyScopes.Admin).ProducesProblems(400, 404, 409, 413, 415, 422);
         return app;
     }
 
@@ -64,20 +62,22 @@ internal static class AlertsApi
             return refused;
         }
 
-        var pageSize = DefaultLimit;
-        if (!string.IsNullOrEmpty(limit) && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize is < 1 or > MaxLimit))
+        if (!Paging.TryParseLimit(limit, out var pageSize))
         {
-            return Problems.BadRequest("The query is not valid.", $"'limit' must be a whole number from 1 to {MaxLimit}");
+            return Problems.BadRequest("The query is not valid.", Paging.LimitProblem);
         }
 
         long? before = null;
-        if (!string.IsNullOrEmpty(cursor) && (before = Cursor.Decode(cursor)) is null or <= 0)
+        if (!string.IsNullOrEmpty(cursor) && (before = Paging.DecodeInt64Cursor(cursor)) is null or <= 0)
         {
-            return Problems.BadRequest("The query is not valid.", Cursor.Problem);
+            return Problems.BadRequest("The query is not valid.", Paging.CursorProblem);
         }
 
-        var items = await store.ListAsync(string.IsNullOrEmpty(state) ? null : state, site, sensorId, pageSize, before, cancellationToken);
-        return TypedResults.Ok(new AlertPage(items, items.Count == pageSize ? Cursor.Encode(items[^1].Id) : null));
+        var items = await store.ListAsync(string.IsNullOrEmpty(state) ? null : state, site, sensorId, pageSize + 1, before, cancellationToken);
+        // One more than asked tells whether a next page exists: the last page says so, never an empty page after it.
+        return TypedResults.Ok(items.Count > pageSize
+            ? new AlertPage(items.Take(pageSize).ToList(), Paging.EncodeCursor(items[pageSize - 1].Id))
+            : new AlertPage(items, null));
     }
 
     private static async Task<Results<Ok<Alert>, ProblemHttpResult>> GetAlert(string id, ClaimsPrincipal user, AlertStore store, CancellationToken cancellationToken)

@@ -50,6 +50,7 @@ internal static class ApiExtensions
         builder.Services.AddHostedService<DatabaseInitializer>();
         builder.Services.AddHealthChecks().AddCheck<DatabaseReadiness>("schema", tags: [Kiln.ServiceDefaults.HealthEndpoints.ReadyTag]);
 
+        builder.AddWebCors();
         builder.AddApiKeyAuthentication();
         builder.AddRateLimits();
         builder.Services.AddSingleton(IngestOptions.From(builder.Configuration));
@@ -77,6 +78,7 @@ internal static class ApiExtensions
     public static void UseApiPipeline(this WebApplication app)
     {
         app.UseSecurityHeaders();
+        app.UseApiReferencePolicy();
         if (!app.Environment.IsDevelopment())
         {
             app.UseHsts(); // on HTTPS responses only, as the header is meaningless over HTTP
@@ -84,28 +86,9 @@ internal static class ApiExtensions
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseWebCors();
         app.UseAuthentication();
         app.UseRateLimits();
         app.UseAuthorization();
     }
-
-    /// <summary>
-    /// An API answers with data, never with a page: nothing may frame, sniff or run it. Set as the
-    /// response starts, so error responses (whose headers the exception handler clears) carry them too.
-    /// </summary>
-    private static void UseSecurityHeaders(this WebApplication app) =>
-        app.Use((context, next) =>
-        {
-            context.Response.OnStarting(() =>
-            {
-                var headers = context.Response.Headers;
-                headers.XContentTypeOptions = "nosniff";
-                headers.XFrameOptions = "DENY";
-                headers["Referrer-Policy"] = "no-referrer";
-                headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
-                headers.CacheControl = "no-store";
-                return Task.CompletedTask;
-            });
-            return next(context);
-        });
 }

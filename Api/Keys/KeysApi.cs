@@ -10,11 +10,11 @@ internal static class KeysApi
 {
     public static IEndpointRouteBuilder MapKeysApi(this IEndpointRouteBuilder app)
     {
-        var keys = app.MapGroup("/api/v1/keys").WithTags("Keys").RequireAuthorization(ApiKeyScopes.Admin);
-        keys.MapPost("/", CreateKey);
+        var keys = app.MapGroup("/api/v1/keys").WithTags("Keys").RequireApiKey(ApiKeyScopes.Admin);
+        keys.MapPost("/", CreateKey).ProducesProblems(400, 413, 415);
         keys.MapGet("/", ListKeys);
-        keys.MapGet("/{id}", GetKey);
-        keys.MapDelete("/{id}", RevokeKey);
+        keys.MapGet("/{id}", GetKey).ProducesProblems(400, 404);
+        keys.MapDelete("/{id}", RevokeKey).ProducesProblems(400, 404);
         return app;
     }
 

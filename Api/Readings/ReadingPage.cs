@@ -1,4 +1,4 @@
-using System.Globalization;
+using System.Buffers.Binary;
 using Kiln.Api.Extensions;
 using Kiln.Shared.Sensors;
 
@@ -14,9 +14,6 @@ internal sealed record ReadingPage(IReadOnlyList<ReadingItem> Items, string? Nex
 /// </summary>
 internal sealed record ReadingPageRequest(string SensorId, DateTimeOffset From, DateTimeOffset To, int Limit, DateTimeOffset? After)
 {
-    public const int DefaultLimit = 100;
-    public const int MaxLimit = 1000;
-
     /// <summary>A request from the query's text (an empty parameter counts as absent), or the reason it is not one, in the client's terms.</summary>
     public static (ReadingPageRequest? Request, string? Error) Parse(string id, string? from, string? to, string? limit, string? cursor)
     {
@@ -38,10 +35,9 @@ internal sealed record ReadingPageRequest(string SensorId, DateTimeOffset From, 
             return (null, "'from' must be before 'to'");
         }
 
-        var pageSize = DefaultLimit;
-        if (!string.IsNullOrEmpty(limit) && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize is < 1 or > MaxLimit))
+        if (!Paging.TryParseLimit(limit, out var pageSize))
         {
-            return (null, $"'limit' must be a whole number from 1 to {MaxLimit}");
+            return (null, Paging.LimitProblem);
         }
 
         DateTimeOffset? after = null;
@@ -49,7 +45,7 @@ internal sealed record ReadingPageRequest(string SensorId, DateTimeOffset From, 
         {
             if (DecodeCursor(cursor) is not { } decoded)
             {
-                return (null, Cursor.Problem);
+                return (null, Paging.CursorProblem);
             }
 
             after = decoded;
@@ -80,8 +76,9 @@ internal sealed record ReadingPageRequest(string SensorId, DateTimeOffset From, 
         return false;
     }
 
-    public static string EncodeCursor(DateTimeOffset timestamp) => Cursor.Encode(timestamp.UtcTicks);
+    /// <summary>The cursor after a reading: its timestamp's UTC ticks.</summary>
+    public static string EncodeCursor(DateTimeOffset timestamp) => Paging.EncodeCursor(timestamp.UtcTicks);
 
     public static DateTimeOffset? DecodeCursor(string cursor) =>
-        Cursor.Decode(cursor) is { } ticks && ticks >= 0 && ticks <= DateTimeOffset.MaxValue.UtcTicks ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
+        Paging.DecodeInt64Cursor(cursor) is { } ticks && ticks >= 0 && ticks <= DateTimeOffset.MaxValue.UtcTicks ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
 }

@@ -15,8 +15,9 @@ internal static class ReadingsApi
     {
         app.MapPost("/api/v1/readings", PostReadings)
             .WithTags("Readings")
-            .RequireAuthorization(ApiKeyScopes.Ingest)
-            .RequireRateLimit(RateLimitOptions.IngestPolicy);
+            .RequireApiKey(ApiKeyScopes.Ingest)
+            .RequireRateLimit(RateLimitOptions.IngestPolicy)
+            .ProducesProblems(400, 413, 415, 422);
         return app;
     }
 

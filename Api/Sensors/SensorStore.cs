@@ -38,18 +38,34 @@ internal sealed class SensorStore(NpgsqlDataSource dataSource)
         return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
     }
 
-    public async Task<IReadOnlyList<Sensor>> ListAsync(string? site, CancellationToken cancellationToken)
+    /// <summary>One page of sensors by id, of one site or all; ids are unique, so "after the last id" neither repeats nor skips one.</summary>
+    public async Task<SensorPage> PageAsync(SensorPageRequest request, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM sensors WHERE $1::text IS NULL OR site = $1 ORDER BY id");
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)site ?? DBNull.Value });
+        // One row more than asked tells whether another page follows, without counting.
+        await using var command = dataSource.CreateCommand($"""
+            SELECT {Columns} FROM sensors
+            WHERE ($1::text IS NULL OR site = $1) AND ($2::text IS NULL OR id > $2)
+            ORDER BY id
+            LIMIT $3
+            """);
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)request.Site ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)request.After ?? DBNull.Value });
+        command.Parameters.AddWithValue(request.Limit + 1);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var sensors = new List<Sensor>();
+        var sensors = new List<Sensor>(Math.Min(request.Limit, 1024));
+        var more = false;
         while (await reader.ReadAsync(cancellationToken))
         {
+            if (sensors.Count == request.Limit)
+            {
+                more = true;
+                break;
+            }
+
             sensors.Add(Read(reader));
         }
 
-        return sensors;
+        return new SensorPage(sensors, more ? SensorPageRequest.EncodeCursor(sensors[^1].Id) : null);
     }
 
     /// <summary>The sites of those of <paramref name="ids"/> that exist.</summary>

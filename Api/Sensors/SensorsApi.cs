@@ -13,11 +13,11 @@ internal static class SensorsApi
     {
         var sensors = app.MapGroup("/api/v1/sensors").WithTags("Sensors");
 
-        sensors.MapPut("/{id}", PutSensor).RequireAuthorization(ApiKeyScopes.Admin);
-        sensors.MapGet("/", ListSensors).RequireAuthorization(ApiKeyScopes.Read);
-        sensors.MapGet("/{id}", GetSensor).RequireAuthorization(ApiKeyScopes.Read);
-        sensors.MapGet("/{id}/latest", GetLatest).RequireAuthorization(ApiKeyScopes.Read);
-        sensors.MapGet("/{id}/readings", GetReadings).RequireAuthorization(ApiKeyScopes.Read);
+        sensors.MapPut("/{id}", PutSensor).RequireApiKey(ApiKeyScopes.Admin).ProducesProblems(400, 413, 415, 422);
+        sensors.MapGet("/", ListSensors).RequireApiKey(ApiKeyScopes.Read).ProducesProblems(400);
+        sensors.MapGet("/{id}", GetSensor).RequireApiKey(ApiKeyScopes.Read).ProducesProblems(400, 404);
+        sensors.MapGet("/{id}/latest", GetLatest).RequireApiKey(ApiKeyScopes.Read).ProducesProblems(400, 404);
+        sensors.MapGet("/{id}/readings", GetReadings).RequireApiKey(ApiKeyScopes.Read).ProducesProblems(400, 404);
         return app;
     }
 
@@ -39,24 +39,25 @@ internal static class SensorsApi
         return created ? TypedResults.Created($"/api/v1/sensors/{id}", sensor) : TypedResults.Ok(sensor);
     }
 
-    /// <summary>A key bound to a site lists that site's sensors; asking for another site is refused.</summary>
-    private static async Task<Results<Ok<SensorList>, ProblemHttpResult>> ListSensors(
-        string? site, ClaimsPrincipal user, SensorStore store, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sensors by id, a page at a time (<c>next</c> is the cursor of the following page, null on the last). A key bound to a
+    /// site lists that site's sensors; asking for another site is refused.
+    /// </summary>
+    private static async Task<Results<Ok<SensorPage>, ProblemHttpResult>> ListSensors(
+        string? site, string? limit, string? cursor, ClaimsPrincipal user, SensorStore store, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(site))
+        var (request, error) = SensorPageRequest.Parse(site, limit, cursor);
+        if (request is null)
         {
-            site = null; // ?site= lists every site, like no filter
+            return Problems.BadRequest("The query is not valid.", error!);
         }
-        else if (SensorId.ValidateSite(site) is { } problem)
-        {
-            return Problems.BadRequest("The query is not valid.", problem);
-        }
-        else if (SiteAccess.Check(user, site) is { } refused)
+
+        if (request.Site is { } asked && SiteAccess.Check(user, asked) is { } refused)
         {
             return refused;
         }
 
-        return TypedResults.Ok(new SensorList(await store.ListAsync(site ?? user.FindFirstValue(ApiKeyScopes.SiteClaim), cancellationToken)));
+        return TypedResults.Ok(await store.PageAsync(request with { Site = request.Site ?? user.FindFirstValue(ApiKeyScopes.SiteClaim) }, cancellationToken));
     }
 
     private static async Task<Results<Ok<Sensor>, ProblemHttpResult>> GetSensor(
@@ -134,6 +135,4 @@ internal static class SensorsApi
     /// stored only so), so the answer needs no lookup and says nothing about whether that sensor exists.
     /// </summary>
     private static ProblemHttpResult? OtherSite(string id, ClaimsPrincipal user) => SiteAccess.Check(user, SensorId.SiteOf(id));
-
-    internal sealed record SensorList(IReadOnlyList<Sensor> Items);
 }

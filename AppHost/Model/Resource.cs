@@ -69,6 +69,13 @@ internal abstract class Resource(string name)
     internal virtual IReadOnlyList<(string Name, Uri Url)> Endpoints => [];
 
     /// <summary>
+    /// The address of a named endpoint, allocated before the resource starts if need be, so another resource can be handed
+    /// it (<see cref="EndpointReference"/>) without waiting for this one, as Aspire allocates endpoints before it starts anything.
+    /// </summary>
+    internal virtual Uri AllocateEndpoint(string endpointName) =>
+        throw new NotSupportedException($"{Name} ({Type}) cannot hand out its '{endpointName}' endpoint before it starts.");
+
+    /// <summary>
     /// Asks a running resource whether it is healthy now: null when it is, else the problem. A backing
     /// service is healthy once it started (its start waits for its readiness probe); a project overrides this.
     /// </summary>

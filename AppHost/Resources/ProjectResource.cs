@@ -40,16 +40,37 @@ internal sealed class ProjectResource(string name, string program) : Resource(na
             throw new ProvisioningException($"{Name}: {AssemblyPath} does not exist. Build the solution first: dotnet build App.sln");
         }
 
-        // Ports are allocated up front so every replica (and every service referencing this one) knows them all;
-        // a project started again after a stop keeps them.
-        for (var i = _replicas.Count; i < Replicas; i++)
+        AllocateReplicas();
+        await Task.WhenAll(_replicas.Select(r => r.StartAsync(context, cancellationToken)));
+    }
+
+    /// <summary>
+    /// Ports are allocated up front so every replica (and every service referencing this one) knows them all; a
+    /// project started again after a stop keeps them. Another resource may ask first (<see cref="AllocateEndpoint"/>).
+    /// </summary>
+    private void AllocateReplicas()
+    {
+        lock (_replicas)
         {
-            var port = PortAllocator.Next();
-            var suffix = RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyz", 8);
-            _replicas.Add(new ProjectReplica(this, i, suffix, new Uri($"http://localhost:{port}")));
+            for (var i = _replicas.Count; i < Replicas; i++)
+            {
+                var port = PortAllocator.Next();
+                var suffix = RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyz", 8);
+                _replicas.Add(new ProjectReplica(this, i, suffix, new Uri($"http://localhost:{port}")));
+            }
+        }
+    }
+
+    /// <summary>The <c>http</c> endpoint: the first replica's address, as <see cref="Endpoints"/> names it.</summary>
+    internal override Uri AllocateEndpoint(string endpointName)
+    {
+        if (endpointName != "http")
+        {
+            throw new ArgumentException($"{Name} has one endpoint, 'http'; not '{endpointName}'.", nameof(endpointName));
         }
 
-        await Task.WhenAll(_replicas.Select(r => r.StartAsync(context, cancellationToken)));
+        AllocateReplicas();
+        return _replicas[0].Url;
     }
 
     internal override Task StopAsync() => Task.WhenAll(_replicas.Select(r => r.StopAsync()));
@@ -198,6 +219,22 @@ internal static class ProjectResourceExtensions
         builder.Resource.Environment[name] = value;
         return builder;
     }
+
+    /// <summary>
+    /// Hands the project another resource's endpoint as <paramref name="name"/> (<c>http://localhost:5123</c>), as Aspire's
+    /// <c>WithEnvironment(name, endpointReference)</c>: a value only, so neither resource waits for the other.
+    /// </summary>
+    public static ResourceBuilder<ProjectResource> WithEnvironment(this ResourceBuilder<ProjectResource> builder, string name,
+        EndpointReference endpoint)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        builder.Resource.Environment[name] = _ => endpoint.Url.ToString().TrimEnd('/');
+        return builder;
+    }
+
+    /// <summary>A named endpoint of this project, to hand to another resource (<see cref="WithEnvironment(ResourceBuilder{ProjectResource}, string, EndpointReference)"/>).</summary>
+    public static EndpointReference GetEndpoint(this ResourceBuilder<ProjectResource> builder, string endpointName) =>
+        new(builder.Resource, endpointName);
 
     /// <summary>
     /// Hands the project every value of one section of the AppHost's own configuration (its command line, environment and

@@ -14,8 +14,21 @@ internal sealed record LatestView(string SensorId, DateTimeOffset Timestamp, dou
 /// </summary>
 internal sealed class KilnApiClient(HttpClient http)
 {
-    public async Task<IReadOnlyList<SensorView>> SensorsAsync(CancellationToken cancellationToken) =>
-        (await http.GetFromJsonAsync<SensorList>("/api/v1/sensors", cancellationToken))?.Items ?? [];
+    /// <summary>Every sensor: the Api lists them a page at a time, so this follows each page's <c>next</c> to the last.</summary>
+    public async Task<IReadOnlyList<SensorView>> SensorsAsync(CancellationToken cancellationToken)
+    {
+        var sensors = new List<SensorView>();
+        string? cursor = null;
+        do
+        {
+            var path = $"/api/v1/sensors?limit={PageSize}" + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}");
+            var page = await http.GetFromJsonAsync<SensorPage>(path, cancellationToken);
+            sensors.AddRange(page?.Items ?? []);
+            cursor = page?.Next;
+        }
+        while (cursor is not null);
+        return sensors;
+    }
 
     public async Task<LatestView?> LatestAsync(string sensorId, CancellationToken cancellationToken)
     {
@@ -29,7 +42,10 @@ internal sealed class KilnApiClient(HttpClient http)
         return await response.Content.ReadFromJsonAsync<LatestView>(cancellationToken);
     }
 
-    private sealed record SensorList(IReadOnlyList<SensorView> Items);
+    /// <summary>The Api's largest page: the fewest round trips for the overview.</summary>
+    private const int PageSize = 1000;
+
+    private sealed record SensorPage(IReadOnlyList<SensorView> Items, string? Next);
 }
 
 internal static class KilnApiClientExtensions

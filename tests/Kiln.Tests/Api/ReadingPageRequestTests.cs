@@ -65,7 +65,7 @@ public sealed class ReadingPageRequestTests
     {
         Assert.NotNull(ReadingPageRequest.Parse(Sensor, "2026-11-22T09:00:00Z", "2026-11-22T10:00:00+01:00", null, null).Error);
         var (request, _) = ReadingPageRequest.Parse(Sensor, null, null, null, null);
-        Assert.Equal(ReadingPageRequest.DefaultLimit, request!.Limit);
+        Assert.Equal(Kiln.Api.Extensions.Paging.DefaultLimit, request!.Limit);
         Assert.Equal(DateTimeOffset.MinValue, request.From);
         Assert.Equal(DateTimeOffset.MaxValue, request.To);
     }
@@ -75,7 +75,7 @@ public sealed class ReadingPageRequestTests
     {
         var (request, error) = ReadingPageRequest.Parse(Sensor, "", "", "", "");
         Assert.Null(error);
-        Assert.Equal(ReadingPageRequest.DefaultLimit, request!.Limit);
+        Assert.Equal(Kiln.Api.Extensions.Paging.DefaultLimit, request!.Limit);
         Assert.Null(request.After);
     }
 

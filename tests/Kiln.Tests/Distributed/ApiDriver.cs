@@ -146,6 +146,24 @@ internal sealed class ApiDriver(DistributedApplication app) : IDisposable
         return all;
     }
 
+    /// <summary>Every sensor the key may list (the read key: all of them), following the cursor page by page; <paramref name="query"/> is e.g. <c>site=kiln1&amp;limit=5</c>.</summary>
+    public async Task<List<JsonElement>> ListSensorsAsync(string query = "", string? key = null)
+    {
+        var all = new List<JsonElement>();
+        string? cursor = null;
+        do
+        {
+            var path = "/api/v1/sensors?" + query + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}");
+            using var response = await SendAsync(HttpMethod.Get, path, key ?? ReadKey);
+            Assert.True(response.IsSuccessStatusCode, $"GET {path} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            var page = await response.Content.ReadFromJsonAsync<JsonElement>();
+            all.AddRange(page.GetProperty("items").EnumerateArray());
+            cursor = page.GetProperty("next").GetString();
+        }
+        while (cursor is not null);
+        return all;
+    }
+
     /// <summary>Readings for the last <paramref name="count"/> seconds, one per second, newest a second ago.</summary>
     public static object[] Readings(string sensorId, int count, Func<int, double> value)
     {

@@ -287,7 +287,7 @@ public sealed class BadInputTests(PlatformFixture platform, ITestOutputHelper ou
     {
         var content = endpoint.StartsWith("PUT", StringComparison.Ordinal) ? Json("""{"site":"bad","kind":"temperature","unit":"C"}""") : null;
         await AssertProblemAsync(await SendAsync(endpoint.Replace("{id}", escapedId, StringComparison.Ordinal), content), HttpStatusCode.BadRequest, reason);
-        var stored = (await Api.GetAsync("/api/v1/sensors")).GetProperty("items").EnumerateArray().Select(s => s.GetProperty("id").GetString());
+        var stored = (await Api.ListSensorsAsync("limit=1000")).Select(s => s.GetProperty("id").GetString());
         Assert.DoesNotContain(Uri.UnescapeDataString(escapedId), stored);
     }
 
@@ -316,6 +316,16 @@ public sealed class BadInputTests(PlatformFixture platform, ITestOutputHelper ou
         { "/api/v1/sensors?site=bad.burner", "site may contain only" },
         { "/api/v1/sensors?site=bad%00", "site may contain only" },
         { "/api/v1/sensors?site=%27%20OR%201%3D1--", "site may contain only" },
+        { "/api/v1/sensors?limit=0", "'limit' must be a whole number from 1 to 1000" },
+        { "/api/v1/sensors?limit=1001", "'limit' must be a whole number" },
+        { "/api/v1/sensors?limit=-5", "'limit' must be a whole number" },
+        { "/api/v1/sensors?limit=abc", "'limit' must be a whole number" },
+        { "/api/v1/sensors?site=bad&limit=99999999999999999999", "'limit' must be a whole number" },
+        { "/api/v1/sensors?cursor=not-a-cursor", "'cursor' is not a cursor this API returned" },
+        { "/api/v1/sensors?cursor=S2lsbjE", "'cursor' is not a cursor" },
+        { "/api/v1/sensors?cursor=%27%3B%20DROP%20TABLE%20sensors%3B--", "'cursor' is not a cursor" },
+        { "/api/v1/sensors?cursor=" + new string('A', 2000), "'cursor' is not a cursor" },
+        { "/api/v1/sensors?site=bad&cursor=__8", "'cursor' is not a cursor" },
     };
 
     [Theory]
