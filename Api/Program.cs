@@ -1,3 +1,4 @@
+using Kiln.Api.Alerts;
 using Kiln.Api.Extensions;
 using Kiln.Api.Keys;
 using Kiln.Api.Readings;
@@ -17,5 +18,6 @@ app.MapApiReference();
 app.MapSensorsApi();
 app.MapReadingsApi();
 app.MapKeysApi();
+app.MapAlertsApi();
 
 app.Run();

@@ -23,6 +23,12 @@ public static class Topology
 
     public const string WorkerConsumerGroup = "worker";
 
+    public static class Database
+    {
+        /// <summary>PostgreSQL NOTIFY channel: alert transitions were recorded (by the Worker, or an acknowledgement by the Api).</summary>
+        public const string AlertTransitionsChannel = "kiln_alert_transitions";
+    }
+
     public static class Cache
     {
         /// <summary>Hash per sensor: <c>ts</c> (Unix microseconds) and <c>value</c>.</summary>
@@ -30,6 +36,9 @@ public static class Topology
 
         /// <summary>Pub/sub channel carrying each newly stored latest value.</summary>
         public const string LiveChannel = "kiln:live";
+
+        /// <summary>Pub/sub channel carrying each alert transition once it is on <c>kiln.alerts</c> (JSON, as the topic carries it).</summary>
+        public const string AlertsChannel = "kiln:alerts";
 
         /// <summary>Pub/sub channel carrying the id of each revoked API key, so every Api replica forgets it at once.</summary>
         public const string RevokedKeysChannel = "kiln:keys:revoked";

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Kiln.Api.Alerts;
 using Kiln.Api.RateLimits;
 using Kiln.Api.Readings;
 using Kiln.Api.Security;
@@ -55,6 +56,7 @@ internal static class ApiExtensions
         builder.Services.AddSingleton(IngestOptions.From(builder.Configuration));
         builder.Services.AddSingleton<SensorStore>();
         builder.Services.AddSingleton<SensorCatalog>();
+        builder.Services.AddSingleton<AlertStore>();
         builder.Services.AddSingleton<IngestAdmission>();
         builder.Services.AddHostedService(services => services.GetRequiredService<IngestAdmission>());
         builder.Services.AddHealthChecks().AddCheck<IngestAdmission>("ingest-backlog", tags: [Kiln.ServiceDefaults.HealthEndpoints.ReadyTag]);

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.Globalization;
 
@@ -29,6 +30,18 @@ internal static class Paging
     }
 
     public static string EncodeCursor(ReadOnlySpan<byte> position) => Base64Url.EncodeToString(position);
+
+    /// <summary>A cursor whose position is a number: 8 bytes, big-endian.</summary>
+    public static string EncodeCursor(long position)
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(bytes, position);
+        return EncodeCursor(bytes);
+    }
+
+    /// <summary>The number a cursor from <see cref="EncodeCursor(long)"/> carries, or null when it is not one.</summary>
+    public static long? DecodeInt64Cursor(string cursor) =>
+        DecodeCursor(cursor) is { Length: 8 } bytes ? BinaryPrimitives.ReadInt64BigEndian(bytes) : null;
 
     /// <summary>The position a cursor carries, or null when it is not base64url at all; the caller checks that the bytes are a position.</summary>
     public static byte[]? DecodeCursor(string cursor)

@@ -76,22 +76,9 @@ internal sealed record ReadingPageRequest(string SensorId, DateTimeOffset From, 
         return false;
     }
 
-    /// <summary>The cursor after a reading: its timestamp's UTC ticks, 8 bytes big-endian.</summary>
-    public static string EncodeCursor(DateTimeOffset timestamp)
-    {
-        Span<byte> bytes = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(bytes, timestamp.UtcTicks);
-        return Paging.EncodeCursor(bytes);
-    }
+    /// <summary>The cursor after a reading: its timestamp's UTC ticks.</summary>
+    public static string EncodeCursor(DateTimeOffset timestamp) => Paging.EncodeCursor(timestamp.UtcTicks);
 
-    public static DateTimeOffset? DecodeCursor(string cursor)
-    {
-        if (Paging.DecodeCursor(cursor) is not { Length: 8 } bytes)
-        {
-            return null;
-        }
-
-        var ticks = BinaryPrimitives.ReadInt64BigEndian(bytes);
-        return ticks is < 0 || ticks > DateTimeOffset.MaxValue.UtcTicks ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
-    }
+    public static DateTimeOffset? DecodeCursor(string cursor) =>
+        Paging.DecodeInt64Cursor(cursor) is { } ticks && ticks >= 0 && ticks <= DateTimeOffset.MaxValue.UtcTicks ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
 }

@@ -1,37 +1,7 @@
+using Kiln.Shared.Alerts;
 using Kiln.Shared.Sensors;
 
 namespace Kiln.Api.Sensors;
-
-/// <summary>Thresholds with hysteresis and an optional rate of change (units per second).</summary>
-internal sealed record AlertRule(double? Low, double? High, double Hysteresis = 0, double? RateOfChange = null)
-{
-    /// <summary>Null when the rule is consistent, else why not.</summary>
-    public string? Validate()
-    {
-        double?[] values = [Low, High, Hysteresis, RateOfChange];
-        if (values.Any(v => v is { } x && !double.IsFinite(x)))
-        {
-            return "rule values must be finite numbers";
-        }
-
-        if (Hysteresis < 0)
-        {
-            return "rule.hysteresis must not be negative";
-        }
-
-        if (Low is { } low && High is { } high && low >= high)
-        {
-            return "rule.low must be below rule.high";
-        }
-
-        if (RateOfChange is <= 0)
-        {
-            return "rule.rateOfChange must be positive";
-        }
-
-        return null;
-    }
-}
 
 internal sealed record SensorDefinition(string? Site, string? Kind, string? Unit, AlertRule? Rule)
 {

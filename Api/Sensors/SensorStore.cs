@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Kiln.Shared.Alerts;
 using Kiln.Shared.Readings;
 using Npgsql;
 using NpgsqlTypes;

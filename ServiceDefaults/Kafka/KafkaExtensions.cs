@@ -28,7 +28,7 @@ public static class KafkaExtensions
         Action<KafkaProducerSettings>? configureSettings = null, Action<ProducerBuilder<TKey, TValue>>? configureBuilder = null)
     {
         var settings = new KafkaProducerSettings();
-        builder.AddKafkaClient("Producer", connectionName, settings, settings.Config, configureSettings, (onLog, onError) =>
+        builder.AddKafkaClient("Producer", connectionName, serviceKey: null, settings, settings.Config, configureSettings, (onLog, onError) =>
         {
             var producer = new ProducerBuilder<TKey, TValue>(settings.Config).SetLogHandler(onLog).SetErrorHandler(onError);
             configureBuilder?.Invoke(producer);
@@ -47,10 +47,22 @@ public static class KafkaExtensions
     /// only disposes the consumer, which then leaves its group by session timeout, not at once.
     /// </remarks>
     public static void AddKafkaConsumer<TKey, TValue>(this IHostApplicationBuilder builder, string connectionName,
-        Action<KafkaConsumerSettings>? configureSettings = null, Action<ConsumerBuilder<TKey, TValue>>? configureBuilder = null)
+        Action<KafkaConsumerSettings>? configureSettings = null, Action<ConsumerBuilder<TKey, TValue>>? configureBuilder = null) =>
+        builder.AddKafkaConsumer(connectionName, serviceKey: null, configureSettings, configureBuilder);
+
+    /// <summary>
+    /// As <see cref="AddKafkaConsumer{TKey, TValue}(IHostApplicationBuilder, string, Action{KafkaConsumerSettings}?, Action{ConsumerBuilder{TKey, TValue}}?)"/>,
+    /// registered under the service key <paramref name="name"/>: a second consumer of the same broker, with settings of its own.
+    /// </summary>
+    public static void AddKeyedKafkaConsumer<TKey, TValue>(this IHostApplicationBuilder builder, string name,
+        Action<KafkaConsumerSettings>? configureSettings = null, Action<ConsumerBuilder<TKey, TValue>>? configureBuilder = null) =>
+        builder.AddKafkaConsumer(name, serviceKey: name, configureSettings, configureBuilder);
+
+    private static void AddKafkaConsumer<TKey, TValue>(this IHostApplicationBuilder builder, string connectionName, string? serviceKey,
+        Action<KafkaConsumerSettings>? configureSettings, Action<ConsumerBuilder<TKey, TValue>>? configureBuilder)
     {
         var settings = new KafkaConsumerSettings();
-        builder.AddKafkaClient("Consumer", connectionName, settings, settings.Config, configureSettings, (onLog, onError) =>
+        builder.AddKafkaClient("Consumer", connectionName, serviceKey, settings, settings.Config, configureSettings, (onLog, onError) =>
         {
             var consumer = new ConsumerBuilder<TKey, TValue>(settings.Config).SetLogHandler(onLog).SetErrorHandler(onError);
             configureBuilder?.Invoke(consumer);
@@ -63,7 +75,7 @@ public static class KafkaExtensions
     /// handlers of librdkafka's log lines and error events to set.
     /// </summary>
     private static void AddKafkaClient<TSettings, TClient>(this IHostApplicationBuilder builder, string role, string connectionName,
-        TSettings settings, ClientConfig config, Action<TSettings>? configureSettings,
+        string? serviceKey, TSettings settings, ClientConfig config, Action<TSettings>? configureSettings,
         Func<Action<IClient, LogMessage>, Action<IClient, Error>, TClient> build)
         where TSettings : ClientSettings
         where TClient : class, IClient
@@ -96,7 +108,7 @@ public static class KafkaExtensions
         // Loaded and checked now, so that a wrong build stops the service at startup rather than at its first message.
         KafkaNativeLibrary.Load();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, NativeLibraryLog>());
-        builder.Services.AddSingleton(services =>
+        TClient Create(IServiceProvider services)
         {
             // librdkafka's log lines and error events go to the service's logs instead of stderr. It recovers from
             // everything but fatal errors by itself (a broker going away, for one): those are warnings.
@@ -108,11 +120,21 @@ public static class KafkaExtensions
                     "{KafkaClient} error {Code}: {Reason}", source.Name, error.Code, error.Reason));
             KafkaTracing.Describe(client, config);
             return client;
-        });
+        }
+
+        if (serviceKey is null)
+        {
+            builder.Services.AddSingleton(Create);
+        }
+        else
+        {
+            builder.Services.AddKeyedSingleton(serviceKey, (services, _) => Create(services));
+        }
 
         // The registration's timeout is a backstop only: the metadata request gives up on its own.
         settings.AddHealthCheck(builder, $"{connectionName}-{role.ToLowerInvariant()}", MetadataTimeout * 2,
-            (services, _, _) => Task.FromResult(RequestMetadata(services.GetRequiredService<TClient>().Handle)));
+            (services, _, _) => Task.FromResult(RequestMetadata(
+                (serviceKey is null ? services.GetRequiredService<TClient>() : services.GetRequiredKeyedService<TClient>(serviceKey)).Handle)));
         settings.AddTelemetry(builder,
             tracing => tracing.AddSource(KafkaTracing.ActivitySourceName),
             metrics => metrics.AddMeter(KafkaTracing.MeterName));

@@ -1,6 +1,7 @@
 using Kiln.ServiceDefaults;
 using Kiln.Shared;
 using Kiln.Shared.Schema;
+using Kiln.Worker.Alerts;
 using Kiln.Worker.Ingestion;
 
 namespace Kiln.Worker.Extensions;
@@ -35,6 +36,12 @@ internal static class WorkerExtensions
             },
             consumer => assignment.Attach(consumer));
         builder.AddKafkaProducer<string, byte[]>(Topology.Resources.Kafka);
+        // Reads the end of kiln.alerts by assignment, never joining a group: what a replica taking over the outbox finds produced.
+        builder.AddKeyedKafkaConsumer<string, byte[]>(Topology.Resources.Kafka, consumer =>
+        {
+            consumer.Config.GroupId = "worker-alerts-tail";
+            consumer.Config.EnableAutoCommit = false;
+        });
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(IngestionOptions.From(builder.Configuration));
@@ -46,6 +53,8 @@ internal static class WorkerExtensions
         builder.Services.AddHostedService(services => services.GetRequiredService<BrokerLogWatch>());
         builder.Services.AddHealthChecks().AddCheck<ReadingLoss>("readings-lost");
         builder.Services.AddHostedService<ReadingConsumer>();
+        builder.Services.AddSingleton<AlertRecorder>();
+        builder.Services.AddHostedService<AlertPublisher>();
         builder.Services.AddHealthChecks().AddCheck<PartitionAssignment>("kafka-assignment", tags: [HealthEndpoints.ReadyTag]);
     }
 }

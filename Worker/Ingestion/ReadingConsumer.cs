@@ -4,6 +4,7 @@ using Kiln.ServiceDefaults.Kafka;
 using Kiln.Shared;
 using Kiln.Shared.Readings;
 using Kiln.Shared.Schema;
+using Kiln.Worker.Alerts;
 
 namespace Kiln.Worker.Ingestion;
 
@@ -19,6 +20,7 @@ internal sealed class ReadingConsumer(
     IConsumer<string, byte[]> consumer,
     SchemaMigrator migrator,
     ReadingBatchWriter database,
+    AlertRecorder alerts,
     LatestValueCache cache,
     DeadLetterWriter deadLetters,
     BrokerLogWatch logWatch,
@@ -248,9 +250,12 @@ internal sealed class ReadingConsumer(
 
         var inserted = 0;
         await RetryAsync("store readings in PostgreSQL", async () => inserted = await database.WriteAsync(readings, stoppingToken), stoppingToken);
+        var transitions = 0;
+        await RetryAsync("evaluate alert rules", async () => transitions = await alerts.RecordAsync(readings, stoppingToken), stoppingToken);
         // Redis holds only what PostgreSQL can rebuild: while it is unavailable the sensors are marked for repair and the batch is committed.
         await cache.UpdateAsync(readings, stoppingToken);
         activity?.SetTag("kiln.readings.inserted", inserted);
+        activity?.SetTag("kiln.alerts.transitions", transitions);
         logger.LogDebug("Stored {Inserted} new of {Count} readings", inserted, readings.Count);
     }
 

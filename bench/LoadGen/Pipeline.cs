@@ -51,6 +51,12 @@ internal static class Pipeline
         }
     }
 
+    /// <summary>
+    /// Every sensor has an alert rule, as in a plant, so the Worker evaluates each reading as it would there; no value the
+    /// load sends crosses it, so the figures are those of steady running, not of an alarm storm.
+    /// </summary>
+    private const string BenchRule = """{"low":-1000000000,"high":1000000000,"hysteresis":1,"rateOfChange":null}""";
+
     private static async Task<Report> RunAsync(Platform platform, LoadSettings settings, List<HttpClient> replicas)
     {
         var http = replicas[0];
@@ -59,7 +65,7 @@ internal static class Pipeline
         Console.Error.WriteLine($"bench: creating {sensors.Length:N0} sensors across {settings.Sites} sites");
         await Parallel.ForEachAsync(sensors, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (sensor, token) =>
             await SendAsync(http, HttpMethod.Put, $"/api/v1/sensors/{sensor}", platform.AdminKey,
-                $$"""{"site":"{{sensor[..sensor.IndexOf('.', StringComparison.Ordinal)]}}","kind":"temperature","unit":"C","rule":null}""", HttpStatusCode.Created, HttpStatusCode.OK));
+                $$"""{"site":"{{sensor[..sensor.IndexOf('.', StringComparison.Ordinal)]}}","kind":"temperature","unit":"C","rule":{{BenchRule}}}""", HttpStatusCode.Created, HttpStatusCode.OK));
         await SendAsync(http, HttpMethod.Put, $"/api/v1/sensors/{Run}99.probe.temp", platform.AdminKey,
             $$"""{"site":"{{Run}}99","kind":"temperature","unit":"C","rule":null}""", HttpStatusCode.Created, HttpStatusCode.OK);
         Console.Error.WriteLine($"bench: creating an ingest key for each of the {settings.Clients} clients; they post to {replicas.Count} Api replicas in turn");

@@ -98,6 +98,16 @@ internal sealed unsafe class MockCluster : IDisposable
     }
 
     /// <summary>
+    /// Takes broker <paramref name="brokerId"/> down (its connections closed, new ones refused, its logs kept) or brings it
+    /// back up. Returns null, or why not (no such broker).
+    /// </summary>
+    public string? SetBrokerUp(int brokerId, bool up)
+    {
+        var error = up ? LibRdKafka.MockBrokerSetUp(_cluster, brokerId) : LibRdKafka.MockBrokerSetDown(_cluster, brokerId);
+        return error == LibRdKafka.NoError ? null : Describe(error);
+    }
+
+    /// <summary>
     /// Metadata sends clients to <paramref name="host"/>:<paramref name="port"/> for the (only) broker, which the mock
     /// numbers 1; it keeps listening where it does, so something there must forward to <see cref="ListenerAddresses"/>.
     /// </summary>

@@ -101,7 +101,7 @@ public sealed class ReadingInputConverterTests
 
     [Fact]
     public void A_number_sent_as_a_string_is_refused_elsewhere_in_the_api_too() =>
-        Assert.ThrowsAny<JsonException>(() => JsonSerializer.Deserialize<Kiln.Api.Sensors.AlertRule>("""{"high":"1450"}""", Options));
+        Assert.ThrowsAny<JsonException>(() => JsonSerializer.Deserialize<Kiln.Shared.Alerts.AlertRule>("""{"high":"1450"}""", Options));
 }
 
 /// <summary>A body as a pipe may hand it over, at its most fragmented: one byte per segment.</summary>

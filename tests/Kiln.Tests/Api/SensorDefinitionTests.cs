@@ -1,4 +1,5 @@
 using Kiln.Api.Sensors;
+using Kiln.Shared.Alerts;
 using Kiln.Shared.Sensors;
 
 namespace Kiln.Tests.Api;

@@ -43,9 +43,12 @@ internal sealed class ApiDriver(DistributedApplication app) : IDisposable
     /// <summary>Every Api replica's base address; requests without one go to the first.</summary>
     public IReadOnlyList<Uri> Replicas => app.Resource<ProjectResource>("api").Urls;
 
+    public const double SensorRuleHigh = 1450;
+    public const double SensorRuleHysteresis = 5;
+
     public Task<HttpResponseMessage> PutSensorAsync(string id, string site) =>
         SendAsync(HttpMethod.Put, $"/api/v1/sensors/{id}", AdminKey,
-            new { site, kind = "temperature", unit = "C", rule = new { low = (double?)null, high = 1450, hysteresis = 5 } });
+            new { site, kind = "temperature", unit = "C", rule = new { low = (double?)null, high = SensorRuleHigh, hysteresis = SensorRuleHysteresis } });
 
     /// <summary>
     /// Posts as a device does: a 429 (its key past its rate limit, which a test posting in a tight loop can reach) is

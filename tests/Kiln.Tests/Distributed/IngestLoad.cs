@@ -3,8 +3,17 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
 using Kiln.AppHost.Model;
+using Kiln.AppHost.Resources;
 using Kiln.AppHost.Testing;
+using Kiln.ServiceDefaults.Kafka;
+using Kiln.Shared;
+using Kiln.Shared.Alerts;
+using Kiln.Shared.Readings;
+using Kiln.Tests.Kafka;
+using Kiln.Worker.Alerts;
 using Npgsql;
 
 namespace Kiln.Tests.Distributed;
@@ -28,7 +37,7 @@ internal sealed class IngestLoad(DistributedApplication app, ApiDriver api, stri
     private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(5);
 
     // Twenty days back leaves room for a day of one-second batches before "now", all within the Api's 30-day window.
-    private readonly DateTimeOffset _origin = DateTimeOffset.UtcNow.AddDays(-20).AddTicks(-(DateTimeOffset.UtcNow.Ticks % TimeSpan.TicksPerSecond));
+    private readonly DateTimeOffset _origin = WholeSecond(DateTimeOffset.UtcNow.AddDays(-20));
     private readonly ConcurrentBag<(int Client, int Batch)> _acknowledged = [];
     private readonly string[] _keys = new string[Clients];
     private long _refusedReadings;
@@ -41,6 +50,8 @@ internal sealed class IngestLoad(DistributedApplication app, ApiDriver api, stri
     public long RefusedRequests => Interlocked.Read(ref _refusedRequests);
 
     public List<string> RefusalReasons { get; } = [];
+
+    private static DateTimeOffset WholeSecond(DateTimeOffset time) => time.AddTicks(-(time.Ticks % TimeSpan.TicksPerSecond));
 
     private string Sensor(int client, int index) => $"{run}.c{client:00}.s{index}";
 
@@ -124,12 +135,116 @@ internal sealed class IngestLoad(DistributedApplication app, ApiDriver api, stri
             for (var i = 0; i < ReadingsPerSensor; i++)
             {
                 json.Append(CultureInfo.InvariantCulture,
-                    $"{{\"sensorId\":\"{sensor}\",\"timestamp\":\"{second.AddMilliseconds(i * 10):O}\",\"value\":{batch}.{i:00}}},");
+                    $"{{\"sensorId\":\"{sensor}\",\"timestamp\":\"{second.AddMilliseconds(i * 10):O}\",\"value\":{Value(batch, i).ToString(CultureInfo.InvariantCulture)}}},");
             }
         }
 
         json.Length--;
         return json.Append("]}").ToString();
+    }
+
+    /// <summary>
+    /// A reading's value: every sensor breaches its rule (<see cref="ApiDriver.PutSensorAsync"/>: high 1450) for ten batches,
+    /// then recovers for ten, so a run opens and closes alerts all along, and a fault strikes some mid-way.
+    /// </summary>
+    private static double Value(int batch, int index) => (batch / 10 % 2 == 1 ? 1500 : 1000) + batch + index / 100.0;
+
+    /// <summary>
+    /// Waits until the alert transitions recorded for this run's sensors are exactly those their acknowledged readings make
+    /// (the rule applied to them in order, once), and every one is on kiln.alerts exactly once; returns how many there are.
+    /// </summary>
+    public async Task<int> AwaitAlertsAsync(TimeSpan within)
+    {
+        var expected = new List<string>();
+        var rule = new AlertRule(null, ApiDriver.SensorRuleHigh, ApiDriver.SensorRuleHysteresis);
+        var batches = _acknowledged.ToLookup(b => b.Client, b => b.Batch);
+        for (var client = 0; client < Clients; client++)
+        {
+            for (var index = 0; index < SensorsPerClient; index++)
+            {
+                var sensor = Sensor(client, index);
+                var changes = new List<AlertChange>();
+                AlertEvaluator.Evaluate(sensor, rule, new SensorAlertState(), batches[client].Order().SelectMany(batch => Enumerable.Range(0, ReadingsPerSensor)
+                    .Select(i => new ReadingMessage(sensor, _origin.AddSeconds(batch).AddMilliseconds(i * 10), Value(batch, i)))), changes);
+                expected.AddRange(changes.Select(c => Describe(c.SensorId, c.Transition, c.At)));
+            }
+        }
+
+        expected.Sort(StringComparer.Ordinal);
+        var connectionString = await app.GetConnectionStringAsync("kilndb") ?? throw new InvalidOperationException("kilndb has no connection string");
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        List<(long Id, string Transition, bool Produced)> recorded = [];
+        try
+        {
+            await Eventually.TrueAsync(async () =>
+            {
+                recorded = await RecordedTransitionsAsync(dataSource);
+                return recorded.All(r => r.Produced) && recorded.Select(r => r.Transition).Order(StringComparer.Ordinal).SequenceEqual(expected);
+            }, within, $"the {expected.Count} alert transitions of the acknowledged readings to be recorded and produced, once each");
+        }
+        catch (TimeoutException ex)
+        {
+            var actual = recorded.Select(r => r.Transition).ToList();
+            Assert.Fail($"{ex.Message}: {recorded.Count} recorded, {recorded.Count(r => !r.Produced)} of them not produced; " +
+                $"missing {string.Join(", ", expected.Except(actual).Take(5))}; unexpected {string.Join(", ", actual.Except(expected).Take(5))}");
+        }
+
+        var produced = ProducedTransitionIds();
+        var doubled = produced.GroupBy(id => id).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        Assert.True(doubled.Count == 0, $"transitions produced to kiln.alerts more than once: {string.Join(", ", doubled)}");
+        Assert.Equal(recorded.Select(r => r.Id).Order(), produced.Order());
+        return expected.Count;
+    }
+
+    private static string Describe(string sensor, string transition, DateTimeOffset at) => $"{sensor} {transition} {at.UtcTicks}";
+
+    /// <summary>This run's transitions in PostgreSQL, and whether each is produced yet.</summary>
+    private async Task<List<(long, string, bool)>> RecordedTransitionsAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT t.id, a.sensor_id, t.transition, t.at, t.produced_offset IS NOT NULL
+            FROM alert_transitions t JOIN alerts a ON a.id = t.alert_id WHERE a.site = $1
+            """);
+        command.Parameters.AddWithValue(run);
+        var transitions = new List<(long, string, bool)>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            transitions.Add((reader.GetInt64(0), Describe(reader.GetString(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3)), reader.GetBoolean(4)));
+        }
+
+        return transitions;
+    }
+
+    /// <summary>The transition id of every message on kiln.alerts about this run's sensors, duplicates included.</summary>
+    private List<long> ProducedTransitionIds()
+    {
+        KafkaNativeLibrary.Load();
+        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = app.Resource<KafkaResource>("kafka").ConnectionString,
+            GroupId = $"alerts-{run}-{Guid.NewGuid():N}",
+            EnableAutoCommit = false,
+        }).Build();
+        var partition = new TopicPartition(Topology.Topics.Alerts, 0);
+        var high = consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).High.Value;
+        var ids = new List<long>();
+        if (high == 0)
+        {
+            return ids;
+        }
+
+        consumer.Assign(new TopicPartitionOffset(partition, Offset.Beginning));
+        consumer.ConsumeUntil(result =>
+        {
+            if (result.Message.Key.StartsWith(run + ".", StringComparison.Ordinal))
+            {
+                ids.Add(JsonSerializer.Deserialize<AlertTransitionMessage>(result.Message.Value, KilnJson.Options)!.TransitionId);
+            }
+
+            return result.Offset.Value + 1 >= high;
+        }, TimeSpan.FromSeconds(60));
+        return ids;
     }
 
     /// <summary>Waits until PostgreSQL holds every acknowledged batch whole; returns how many of this run's readings it holds.</summary>

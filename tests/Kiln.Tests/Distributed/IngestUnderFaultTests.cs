@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Kiln.AppHost.Resources;
+using Kiln.AppHost.Testing;
+using Kiln.Tests.Kafka;
 using Xunit.Abstractions;
 
 namespace Kiln.Tests.Distributed;
@@ -8,7 +10,9 @@ namespace Kiln.Tests.Distributed;
 /// A 202 means stored, eventually, always (issue 6): twelve devices post batches of 500 as fast as the
 /// Api takes them for 20 s while a fault strikes, and afterwards PostgreSQL holds every acknowledged
 /// batch whole. The Api may refuse with 503 and Retry-After while the broker could not keep more for the
-/// Worker; it must not refuse everything. These tests load the machine, so they have a platform of their own.
+/// Worker; it must not refuse everything. Every sensor's readings cross its alert threshold now and then: every alert
+/// transition they make must be recorded and produced to kiln.alerts exactly once, fault or not. These tests load the
+/// machine, so they have a platform of their own.
 /// </summary>
 [Collection(PlatformTestGroup.Name)]
 public sealed class IngestUnderFaultTests(OwnPlatformFixture platform, ITestOutputHelper output)
@@ -46,6 +50,36 @@ public sealed class IngestUnderFaultTests(OwnPlatformFixture platform, ITestOutp
         output.WriteLine("pg running again");
     });
 
+    [Fact]
+    public Task The_broker_down_for_5_s_under_load_loses_nothing_acknowledged() => RunAsync("loadbrokerdown", async () =>
+    {
+        await Task.Delay(FaultAfter);
+        var control = platform.App.GetEndpoint("kafka", "control");
+        Assert.Equal("ok", await DevKafkaControl.SendAsync(control, "broker-down"));
+        output.WriteLine($"broker down at {FaultAfter.TotalSeconds:0} s");
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(5)); // the outage itself, as long as the issue asks
+        }
+        finally
+        {
+            Assert.Equal("ok", await DevKafkaControl.SendAsync(control, "broker-up"));
+            output.WriteLine("broker up again");
+        }
+    });
+
+    [Fact]
+    public Task Redis_stopped_for_10_s_under_load_loses_nothing_acknowledged() => RunAsync("loadredisstop", async () =>
+    {
+        await Task.Delay(FaultAfter);
+        await platform.App.StopResourceAsync("cache");
+        output.WriteLine($"stopped cache at {FaultAfter.TotalSeconds:0} s");
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await platform.App.StartResourceAsync("cache", deadline.Token);
+        output.WriteLine("cache running again");
+    });
+
     private async Task RunAsync(string run, Func<Task>? fault)
     {
         var load = new IngestLoad(platform.App, platform.Api, run);
@@ -65,6 +99,10 @@ public sealed class IngestUnderFaultTests(OwnPlatformFixture platform, ITestOutp
 
         Assert.Equal(load.Acknowledged, stored);
         Assert.True(load.Acknowledged >= MinimumAcknowledged, $"only {load.Acknowledged:N0} readings were acknowledged: ingest was refused instead of carried");
+
+        var transitions = await load.AwaitAlertsAsync(DrainDeadline);
+        output.WriteLine($"{run}: {transitions:N0} alert transitions recorded and produced once each");
+        Assert.True(transitions > 0, "the load's readings crossed no threshold: the alert check checked nothing");
     }
 
     public void Dispose() => platform.App.WriteLogs(output);

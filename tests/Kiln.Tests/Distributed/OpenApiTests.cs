@@ -25,6 +25,9 @@ public sealed class OpenApiTests(PlatformFixture platform, ITestOutputHelper out
         { "get", "/api/v1/keys", "admin" },
         { "get", "/api/v1/keys/{id}", "admin" },
         { "delete", "/api/v1/keys/{id}", "admin" },
+        { "get", "/api/v1/alerts", "read" },
+        { "get", "/api/v1/alerts/{id}", "read" },
+        { "post", "/api/v1/alerts/{id}/acknowledge", "admin" },
     };
 
     private static readonly string[] EveryKeyedEndpointMayAnswer = ["401", "403", "429", "503"];

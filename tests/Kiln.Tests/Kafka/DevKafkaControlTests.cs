@@ -44,6 +44,33 @@ public sealed class DevKafkaControlTests(DevKafkaFixture broker) : IClassFixture
     }
 
     [Fact]
+    public async Task A_broker_taken_down_holds_messages_back_until_it_is_up_and_keeps_its_log()
+    {
+        var partition = new TopicPartition(DevKafkaFixture.GapTopic, 0);
+        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig
+        {
+            BootstrapServers = broker.BootstrapServers, MessageTimeoutMs = (int)Deadline.TotalMilliseconds,
+        }).Build();
+        var before = await producer.ProduceAsync(partition, new Message<Null, string> { Value = "before" });
+
+        Assert.Equal("ok", await DevKafkaControl.SendAsync(broker.ControlEndpoint, "broker-down"));
+        Task<DeliveryResult<Null, string>> during;
+        try
+        {
+            during = producer.ProduceAsync(partition, new Message<Null, string> { Value = "during" });
+            // Up, a produce on this connection takes milliseconds; down, it waits for the broker to come back.
+            await Task.WhenAny(during, Task.Delay(TimeSpan.FromSeconds(2)));
+            Assert.False(during.IsCompleted, "a message was delivered while the broker was down");
+        }
+        finally
+        {
+            Assert.Equal("ok", await DevKafkaControl.SendAsync(broker.ControlEndpoint, "broker-up"));
+        }
+
+        Assert.Equal(before.Offset.Value + 1, (await during.WaitAsync(Deadline)).Offset.Value);
+    }
+
+    [Fact]
     public async Task A_command_it_cannot_carry_out_is_answered_with_the_reason()
     {
         Assert.Equal("error Broker: Unknown topic or partition",
@@ -52,5 +79,6 @@ public sealed class DevKafkaControlTests(DevKafkaFixture broker) : IClassFixture
             await DevKafkaControl.SendAsync(broker.ControlEndpoint, $"delete-records {DevKafkaFixture.GapTopic} 0 1000"));
         Assert.StartsWith("error unknown command 'truncate'",
             await DevKafkaControl.SendAsync(broker.ControlEndpoint, "truncate everything"), StringComparison.Ordinal);
+        Assert.StartsWith("error broker 'x'", await DevKafkaControl.SendAsync(broker.ControlEndpoint, "broker-down x"), StringComparison.Ordinal);
     }
 }

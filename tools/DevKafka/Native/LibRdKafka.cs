@@ -68,4 +68,11 @@ internal static unsafe partial class LibRdKafka
     /// </remarks>
     [LibraryImport(Library, EntryPoint = "rd_kafka_mock_partition_delete_records", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int MockPartitionDeleteRecords(nint mcluster, string topic, int partition, long beforeOffset);
+
+    /// <remarks>Closes the broker's connections and refuses new ones until <see cref="MockBrokerSetUp"/>; its logs are kept.</remarks>
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_broker_set_down")]
+    public static partial int MockBrokerSetDown(nint mcluster, int brokerId);
+
+    [LibraryImport(Library, EntryPoint = "rd_kafka_mock_broker_set_up")]
+    public static partial int MockBrokerSetUp(nint mcluster, int brokerId);
 }
