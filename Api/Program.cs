@@ -15,6 +15,7 @@ app.MapDefaultEndpoints();
 app.MapOpenApi();
 app.MapSensorsApi();
 app.MapReadingsApi();
+app.MapRollupsApi();
 app.MapKeysApi();
 
 app.Run();
