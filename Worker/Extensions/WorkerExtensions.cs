@@ -46,6 +46,7 @@ internal static class WorkerExtensions
         builder.Services.AddHostedService(services => services.GetRequiredService<BrokerLogWatch>());
         builder.Services.AddHealthChecks().AddCheck<ReadingLoss>("readings-lost");
         builder.Services.AddHostedService<ReadingConsumer>();
+        builder.AddRetention();
         builder.Services.AddHealthChecks().AddCheck<PartitionAssignment>("kafka-assignment", tags: [HealthEndpoints.ReadyTag]);
     }
 }
