@@ -48,10 +48,11 @@ internal sealed class ReadingBatchWriter(NpgsqlDataSource dataSource, TimeProvid
 
     private async Task<int> CopyAsync(IReadOnlyList<ReadingMessage> readings, CancellationToken cancellationToken)
     {
+        var rollups = MinuteRollups.Of(readings); // before the transaction, which stays as short as it can
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var copied = await WriteRowsAsync(connection, "readings", readings, cancellationToken);
-        await MinuteRollups.Of(readings).AddAsync(connection, transaction, cancellationToken);
+        await rollups.AddAsync(connection, transaction, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return (int)copied;
     }

@@ -52,9 +52,10 @@ internal sealed class RetentionJob : BackgroundService
             {
                 await RunPassAsync(stoppingToken);
             }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !stoppingToken.IsCancellationRequested)
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                // Nothing is lost by a failed pass: what it did not delete, the next one does.
+                // Nothing is lost by a failed pass: what it did not delete, the next one does. Whatever went wrong, it
+                // must not stop the host, which would stop ingestion with it.
                 _logger.LogWarning(ex, "Retention pass failed; the next is in {Interval}", _options.Interval);
             }
         }

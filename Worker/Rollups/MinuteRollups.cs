@@ -30,8 +30,6 @@ internal sealed class MinuteRollups
         _maxes = new double[rows];
     }
 
-    public int Count => _sensorIds.Length;
-
     /// <summary>
     /// The statement that adds the rows <paramref name="select"/> yields (sensor, minute, count, sum, min, max) to
     /// <c>rollups_1m</c>, merging each into the row already there.

@@ -124,6 +124,27 @@ public sealed class RollupTests(PostgresServerFixture postgres) : IClassFixture<
     }
 
     [Fact]
+    public async Task Two_replicas_adding_to_the_same_minutes_at_once_never_deadlock()
+    {
+        // A rebalance can hand a partition over while its old owner is still storing: both then add to the same rollup
+        // rows. Each batch here holds every sensor once, one replica's in the reverse order of the other's.
+        const string prefix = "rollboth";
+        var (one, other) = (new ReadingBatchWriter(_database, _clock, _log), new ReadingBatchWriter(_database, _clock, _log));
+        var sensors = Enumerable.Range(0, 300).Select(s => $"{prefix}.s{s:D3}.value").ToList();
+        for (var round = 0; round < 20; round++)
+        {
+            var at = Start.AddSeconds(round * 2);
+            await Task.WhenAll(
+                Task.Run(() => one.WriteAsync([.. sensors.Select(s => new ReadingMessage(s, at, round))], CancellationToken.None)),
+                Task.Run(() => other.WriteAsync([.. Enumerable.Reverse(sensors).Select(s => new ReadingMessage(s, at.AddSeconds(1), -round))], CancellationToken.None)));
+        }
+
+        var rollups = await MinuteRollupsAsync(prefix);
+        Assert.Equal(sensors.Count, rollups.Count);
+        Assert.All(rollups.Values, r => Assert.Equal((40L, 0.0, -19.0, 19.0), Totals(r)));
+    }
+
+    [Fact]
     public async Task Buckets_are_utc_minutes_hours_and_days_and_a_range_takes_every_bucket_it_overlaps_whole()
     {
         const string sensor = "rollutc.a.b";
