@@ -17,6 +17,7 @@ app.MapOpenApi(OpenApiExtensions.DocumentPath);
 app.MapApiReference();
 app.MapSensorsApi();
 app.MapReadingsApi();
+app.MapRollupsApi();
 app.MapKeysApi();
 app.MapAlertsApi();
 

@@ -63,6 +63,7 @@ internal static class ApiExtensions
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(IngestAdmission.MeterName));
         builder.Services.AddSingleton<ReadingPublisher>();
         builder.Services.AddSingleton<ReadingStore>();
+        builder.Services.AddSingleton<RollupStore>();
         builder.Services.AddLatestValueStore();
     }
 

@@ -54,7 +54,7 @@ internal sealed record ReadingPageRequest(string SensorId, DateTimeOffset From, 
         return (new ReadingPageRequest(id, start ?? DateTimeOffset.MinValue, end ?? DateTimeOffset.MaxValue, pageSize, after), null);
     }
 
-    private static bool TryParseBound(string name, string? text, out DateTimeOffset? bound, out string? error)
+    internal static bool TryParseBound(string name, string? text, out DateTimeOffset? bound, out string? error)
     {
         bound = null;
         error = null;

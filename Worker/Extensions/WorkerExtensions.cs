@@ -55,6 +55,7 @@ internal static class WorkerExtensions
         builder.Services.AddHostedService<ReadingConsumer>();
         builder.Services.AddSingleton<AlertRecorder>();
         builder.Services.AddHostedService<AlertPublisher>();
+        builder.AddRetention();
         builder.Services.AddHealthChecks().AddCheck<PartitionAssignment>("kafka-assignment", tags: [HealthEndpoints.ReadyTag]);
     }
 }

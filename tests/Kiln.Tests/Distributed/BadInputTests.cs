@@ -268,7 +268,11 @@ public sealed class BadInputTests(PlatformFixture platform, ITestOutputHelper ou
             ("bad.x%0Ay", "may contain only"),
             ("bad..temp", "must not be empty"),
         ];
-        string[] endpoints = ["PUT /api/v1/sensors/{id}", "GET /api/v1/sensors/{id}", "GET /api/v1/sensors/{id}/latest", "GET /api/v1/sensors/{id}/readings"];
+        string[] endpoints =
+        [
+            "PUT /api/v1/sensors/{id}", "GET /api/v1/sensors/{id}", "GET /api/v1/sensors/{id}/latest", "GET /api/v1/sensors/{id}/readings",
+            "GET /api/v1/sensors/{id}/rollups",
+        ];
         var data = new TheoryData<string, string, string>();
         foreach (var endpoint in endpoints)
         {
@@ -312,6 +316,21 @@ public sealed class BadInputTests(PlatformFixture platform, ITestOutputHelper ou
         { "/api/v1/sensors/{sensor}/readings?cursor=%27%3B%20DROP%20TABLE%20readings%3B--", "'cursor' is not a cursor" },
         { "/api/v1/sensors/{sensor}/readings?cursor=" + new string('A', 2000), "'cursor' is not a cursor" },
         { "/api/v1/sensors/{sensor}/readings?cursor=_____________w", "'cursor' is not a cursor" },
+        { "/api/v1/sensors/{sensor}/rollups?from=2026-11-22T09:00:00Z&to=2026-11-22T10:00:00Z", "'bucket' is required: 1m, 1h or 1d" },
+        { "/api/v1/sensors/{sensor}/rollups?bucket=5m&from=2026-11-22T09:00:00Z&to=2026-11-22T10:00:00Z", "'bucket' must be 1m, 1h or 1d" },
+        { "/api/v1/sensors/{sensor}/rollups?bucket=1H&from=2026-11-22T09:00:00Z&to=2026-11-22T10:00:00Z", "'bucket' must be 1m, 1h or 1d" },
+        { "/api/v1/sensors/{sensor}/rollups?bucket=1m&bucket=1h&from=2026-11-22T09:00:00Z&to=2026-11-22T10:00:00Z", "'bucket' must be" },
+        { "/api/v1/sensors/{sensor}/rollups?bucket=%27%3B%20DROP%20TABLE%20rollups_1m%3B--&from=2026-11-22T09:00:00Z&to=2026-11-22T10:00:00Z", "'bucket' must be" },
+        { "/api/v1/sensors/{sensor}/rollups?bucket=1m&to=2026-11-22T10:00:00Z", "'from' and 'to' are required" },
+        { "/api/v1/sensors/{sensor}/rollups?bucket=1m&from=2026-11-22T09:00:00Z&to=", "'from' and 'to' are required" },
+        { "/api/v1/sensors/{sensor}/rollups?bucket=1m&from=yesterday&to=2026-11-22T10:00:00Z", "'from' must be an RFC 3339 date-time" },
+        { "/api/v1/sensors/{sensor}/rollups?bucket=1m&from=2026-11-22T09:00:00&to=2026-11-22T10:00:00Z", "zone offset" },
+        { "/api/v1/sensors/{sensor}/rollups?bucket=1m&from=2026-11-22T09:00:00Z&to=2026-11-22T10:00:00+01:00", "%2B" },
+        { "/api/v1/sensors/{sensor}/rollups?bucket=1h&from=2026-11-23T09:00:00Z&to=2026-11-22T09:00:00Z", "'from' must be before 'to'" },
+        { "/api/v1/sensors/{sensor}/rollups?bucket=1h&from=2026-11-22T09:00:00Z&to=2026-11-22T09:00:00Z", "'from' must be before 'to'" },
+        { "/api/v1/sensors/{sensor}/rollups?bucket=1m&from=2026-10-22T00:00:00Z&to=2026-11-22T00:00:00Z", "spans 44,640 buckets of 1m; at most 10,000" },
+        { "/api/v1/sensors/{sensor}/rollups?bucket=1d&from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z", "spans 3,652,059 buckets of 1d" },
+        { "/api/v1/sensors/{sensor}/rollups?bucket=1d&from=0001-01-01T00:00:00%2B14:00&to=9999-12-31T23:59:59-14:00", "RFC 3339" },
         { "/api/v1/sensors?site=Bad", "site may contain only" },
         { "/api/v1/sensors?site=bad.burner", "site may contain only" },
         { "/api/v1/sensors?site=bad%00", "site may contain only" },

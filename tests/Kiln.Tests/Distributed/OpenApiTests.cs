@@ -20,6 +20,7 @@ public sealed class OpenApiTests(PlatformFixture platform, ITestOutputHelper out
         { "get", "/api/v1/sensors/{id}", "read" },
         { "get", "/api/v1/sensors/{id}/latest", "read" },
         { "get", "/api/v1/sensors/{id}/readings", "read" },
+        { "get", "/api/v1/sensors/{id}/rollups", "read" },
         { "post", "/api/v1/readings", "ingest" },
         { "post", "/api/v1/keys", "admin" },
         { "get", "/api/v1/keys", "admin" },
