@@ -40,6 +40,7 @@ internal sealed class IngestLoad(DistributedApplication app, ApiDriver api, stri
     private readonly DateTimeOffset _origin = WholeSecond(DateTimeOffset.UtcNow.AddDays(-20));
     private readonly ConcurrentBag<(int Client, int Batch)> _acknowledged = [];
     private readonly string[] _keys = new string[Clients];
+    private long _lastAcknowledgedAt;
     private long _refusedReadings;
     private long _refusedRequests;
 
@@ -50,6 +51,19 @@ internal sealed class IngestLoad(DistributedApplication app, ApiDriver api, stri
     public long RefusedRequests => Interlocked.Read(ref _refusedRequests);
 
     public List<string> RefusalReasons { get; } = [];
+
+    /// <summary>When the Api last answered a batch with 202 (a <see cref="Stopwatch"/> timestamp).</summary>
+    public long LastAcknowledgedAt => Volatile.Read(ref _lastAcknowledgedAt);
+
+    /// <summary>How many readings PostgreSQL holds of one sensor per client: a progress mark cheap enough to poll (primary key ranges).</summary>
+    public async Task<long> CountStoredSampleAsync()
+    {
+        var connectionString = await app.GetConnectionStringAsync("kilndb") ?? throw new InvalidOperationException("kilndb has no connection string");
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        await using var command = dataSource.CreateCommand("SELECT count(*) FROM readings WHERE sensor_id = ANY($1)");
+        command.Parameters.AddWithValue(Enumerable.Range(0, Clients).Select(client => Sensor(client, 0)).ToArray());
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
 
     private static DateTimeOffset WholeSecond(DateTimeOffset time) => time.AddTicks(-(time.Ticks % TimeSpan.TicksPerSecond));
 
@@ -98,6 +112,7 @@ internal sealed class IngestLoad(DistributedApplication app, ApiDriver api, stri
             if (response.StatusCode == HttpStatusCode.Accepted)
             {
                 _acknowledged.Add((client, batch));
+                Volatile.Write(ref _lastAcknowledgedAt, Stopwatch.GetTimestamp());
                 continue;
             }
 

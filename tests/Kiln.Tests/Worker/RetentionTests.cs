@@ -137,8 +137,12 @@ public sealed class RetentionTests(PostgresServerFixture postgres) : IClassFixtu
 
     private IMeterFactory Meters => _services.GetRequiredService<IMeterFactory>();
 
+    /// <summary>A job keeping readings 30 days (the tests' time lines are written for that, whatever the default) and rollups 400.</summary>
     private RetentionJob Job(int batchSize, TimeSpan? pause = null) =>
-        new(_database, Options.Create(new RetentionOptions { BatchSize = batchSize, PauseBetweenBatches = pause ?? TimeSpan.Zero }), _clock, Meters, _log);
+        new(_database, Options.Create(new RetentionOptions
+        {
+            Readings = TimeSpan.FromDays(30), Rollups = TimeSpan.FromDays(400), BatchSize = batchSize, PauseBetweenBatches = pause ?? TimeSpan.Zero,
+        }), _clock, Meters, _log);
 
     /// <summary>Readings at each of <paramref name="timestamps"/> for sensors <c>prefix.sN.value</c>, stored as the Worker stores them (so with rollups).</summary>
     private async Task StoreAsync(string prefix, int sensors, params DateTimeOffset[] timestamps)
