@@ -20,16 +20,16 @@ public sealed class RollupsApiTests(PlatformFixture platform, ITestOutputHelper 
         var sensor = $"rollapi.t{Guid.NewGuid():N}"[..20] + ".temp";
         Assert.True((await Api.PutSensorAsync(sensor, "rollapi")).IsSuccessStatusCode);
 
-        // 3,000 readings at random microseconds over the last 50 hours (crossing at least two UTC days), posted in
-        // batches of 500, one of them twice: the Api and the Worker must count it once.
+        // 10,000 readings (as the issue checks) at random microseconds over the last 50 hours (crossing at least two UTC
+        // days), posted in batches of 2,000, one of them twice: the Api and the Worker must count it once.
         var random = new Random(1124);
         var now = DateTimeOffset.UtcNow;
-        var readings = Enumerable.Range(0, 3_000)
+        var readings = Enumerable.Range(0, 10_000)
             .Select(_ => now.AddMinutes(-1).AddTicks(-random.NextInt64(TimeSpan.FromHours(50).Ticks) / 10 * 10))
             .Distinct()
             .Select(timestamp => new { sensorId = sensor, timestamp, value = Math.Round((random.NextDouble() * 2000) - 500, random.Next(0, 7)) })
             .ToList();
-        foreach (var batch in readings.Chunk(500).Append(readings.Take(500).ToArray()))
+        foreach (var batch in readings.Chunk(2_000).Append(readings.Take(2_000).ToArray()))
         {
             using var response = await Api.PostReadingsAsync(batch);
             Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
