@@ -11,6 +11,13 @@ internal sealed class SensorAlertState
     public double? LastValue { get; set; }
 
     public HashSet<string> Open { get; } = new(StringComparer.Ordinal);
+
+    public SensorAlertState Copy()
+    {
+        var copy = new SensorAlertState { EvaluatedThrough = EvaluatedThrough, LastValue = LastValue };
+        copy.Open.UnionWith(Open);
+        return copy;
+    }
 }
 
 /// <summary>An alert to open or close, made by one reading.</summary>

@@ -12,6 +12,7 @@ using Kiln.Worker.Alerts;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -64,15 +65,36 @@ public sealed class AlertOutboxTests(PostgresServerFixture postgres, RedisServer
     {
         var sensors = await CreateSensorsAsync(20);
         var batch = sensors.SelectMany(s => new[] { new ReadingMessage(s, T0, 150), new ReadingMessage(s, T0.AddSeconds(1), 90) }).ToList();
-        var recorder = new AlertRecorder(_database, NullLogger<AlertRecorder>.Instance);
-
-        var counts = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => recorder.RecordAsync(batch, CancellationToken.None))));
+        // Four replicas, each with its own rules and states in memory, evaluate the same batch at once.
+        var replicas = Enumerable.Range(0, 4).Select(_ => Recorder()).ToList();
+        var counts = await Task.WhenAll(replicas.Select(replica => Task.Run(() => replica.RecordAsync(batch, CancellationToken.None))));
         Assert.Equal(2 * sensors.Count, counts.Sum());
-        Assert.Equal(0, await recorder.RecordAsync(batch, CancellationToken.None)); // redelivered later
+        Assert.Equal(0, await replicas[0].RecordAsync(batch, CancellationToken.None)); // redelivered later, to a replica that knows
+        Assert.Equal(0, await Recorder().RecordAsync(batch, CancellationToken.None)); // and to one that has just started
 
         Assert.Equal(sensors.Count, await CountAsync("SELECT count(*) FROM alerts WHERE site = $1 AND closed_at IS NOT NULL"));
         Assert.Equal(2 * sensors.Count, await CountAsync(
             "SELECT count(*) FROM alert_transitions t JOIN alerts a ON a.id = t.alert_id WHERE a.site = $1"));
+    }
+
+    [Fact]
+    public async Task A_new_sensor_is_evaluated_at_once_and_a_changed_rule_applies_within_the_refresh_interval()
+    {
+        var sensor = (await CreateSensorsAsync(1))[0];
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var recorder = new AlertRecorder(_database, clock, NullLogger<AlertRecorder>.Instance);
+        Assert.Equal(0, await recorder.RecordAsync([new ReadingMessage(sensor, T0, 90)], CancellationToken.None));
+
+        await using (var change = _database.CreateCommand("UPDATE sensors SET rule = $2::jsonb, updated_at = now() WHERE id = $1"))
+        {
+            change.Parameters.Add(new NpgsqlParameter { Value = sensor });
+            change.Parameters.Add(new NpgsqlParameter { Value = JsonSerializer.Serialize(new AlertRule(null, 50), KilnJson.Options) });
+            await change.ExecuteNonQueryAsync();
+        }
+
+        Assert.Equal(0, await recorder.RecordAsync([new ReadingMessage(sensor, T0.AddSeconds(1), 95)], CancellationToken.None)); // the rule held
+        clock.Advance(AlertRecorder.RulesRefreshInterval);
+        Assert.Equal(1, await recorder.RecordAsync([new ReadingMessage(sensor, T0.AddSeconds(2), 96)], CancellationToken.None));
     }
 
     [Fact]
@@ -157,8 +179,9 @@ public sealed class AlertOutboxTests(PostgresServerFixture postgres, RedisServer
     }
 
     private async Task RecordAsync(IEnumerable<string> sensors, DateTimeOffset at, double value) =>
-        await new AlertRecorder(_database, NullLogger<AlertRecorder>.Instance)
-            .RecordAsync([.. sensors.Select(s => new ReadingMessage(s, at, value))], CancellationToken.None);
+        await Recorder().RecordAsync([.. sensors.Select(s => new ReadingMessage(s, at, value))], CancellationToken.None);
+
+    private AlertRecorder Recorder() => new(_database, TimeProvider.System, NullLogger<AlertRecorder>.Instance);
 
     /// <summary>Every message on kiln.alerts once at least <paramref name="count"/> are there, and no more arrive for a moment.</summary>
     private async Task<List<AlertTransitionMessage>> ReadTopicUntilAsync(int count)
