@@ -39,7 +39,7 @@ internal sealed class AlertPublisher(
     private const int BatchSize = 200;
 
     internal static readonly TopicPartition Partition = new(Topology.Topics.Alerts, 0);
-    internal static TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan FollowerRetry = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan ReadTailTimeout = TimeSpan.FromSeconds(15);
 
