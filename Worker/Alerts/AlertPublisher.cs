@@ -203,11 +203,19 @@ internal sealed class AlertPublisher(
                 .Select(p => (p.First.TransitionId, p.Second.Result.Offset.Value))], CancellationToken.None);
         }
 
-        var live = cache.GetSubscriber();
-        foreach (var transition in pending)
+        // For open pages only: a page that misses one reads the alerts again, so a lost announcement costs nothing, and
+        // Redis being away never holds up kiln.alerts.
+        try
         {
-            // For open pages only: a page that misses one reads the alerts again, so a lost announcement costs nothing.
-            live.Publish(RedisChannel.Literal(Topology.Cache.AlertsChannel), JsonSerializer.Serialize(transition, KilnJson.Options), CommandFlags.FireAndForget);
+            var live = cache.GetSubscriber();
+            foreach (var transition in pending)
+            {
+                live.Publish(RedisChannel.Literal(Topology.Cache.AlertsChannel), JsonSerializer.Serialize(transition, KilnJson.Options), CommandFlags.FireAndForget);
+            }
+        }
+        catch (RedisException ex)
+        {
+            logger.LogDebug("{Count} alert transitions not announced on {Channel}: {Reason}", pending.Count, Topology.Cache.AlertsChannel, ex.Message);
         }
 
         logger.LogDebug("Produced {Count} alert transitions to {Topic}", pending.Count, Topology.Topics.Alerts);
