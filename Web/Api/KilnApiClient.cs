@@ -8,9 +8,14 @@ internal sealed record SensorView(string Id, string Site, string Kind, string Un
 
 internal sealed record LatestView(string SensorId, DateTimeOffset Timestamp, double Value);
 
+internal sealed record AlertView(
+    long Id, string SensorId, string Site, string Condition, string Severity, double Threshold, string State,
+    DateTimeOffset OpenedAt, double OpenedValue, DateTimeOffset? ClosedAt, double? ClosedValue,
+    DateTimeOffset? AcknowledgedAt, string? AcknowledgedBy);
+
 /// <summary>
 /// The Api as the Web UI sees it: reached by service name (<c>https+http://api</c>) through service
-/// discovery and the standard resilience pipeline, with the read key the AppHost hands the Web.
+/// discovery and the standard resilience pipeline, with the Web's own key (server side only).
 /// </summary>
 internal sealed class KilnApiClient(HttpClient http)
 {
@@ -22,7 +27,7 @@ internal sealed class KilnApiClient(HttpClient http)
         do
         {
             var path = $"/api/v1/sensors?limit={PageSize}" + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}");
-            var page = await http.GetFromJsonAsync<SensorPage>(path, cancellationToken);
+            var page = await http.GetFromJsonAsync<Page<SensorView>>(path, cancellationToken);
             sensors.AddRange(page?.Items ?? []);
             cursor = page?.Next;
         }
@@ -42,10 +47,40 @@ internal sealed class KilnApiClient(HttpClient http)
         return await response.Content.ReadFromJsonAsync<LatestView>(cancellationToken);
     }
 
+    /// <summary>Alerts in one state (<c>open</c>, <c>acknowledged</c>, <c>closed</c>), newest first, at most <paramref name="limit"/>.</summary>
+    public async Task<IReadOnlyList<AlertView>> AlertsAsync(string state, int limit, CancellationToken cancellationToken)
+    {
+        var alerts = new List<AlertView>();
+        string? cursor = null;
+        do
+        {
+            var path = $"/api/v1/alerts?state={state}&limit={Math.Min(PageSize, limit - alerts.Count)}"
+                + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}");
+            var page = await http.GetFromJsonAsync<Page<AlertView>>(path, cancellationToken);
+            alerts.AddRange(page?.Items ?? []);
+            cursor = page?.Next;
+        }
+        while (cursor is not null && alerts.Count < limit);
+        return alerts;
+    }
+
+    /// <returns>False when the Api refuses (the alert is unknown or already closed); true once it is acknowledged.</returns>
+    public async Task<bool> AcknowledgeAsync(long alertId, string by, CancellationToken cancellationToken)
+    {
+        using var response = await http.PostAsJsonAsync($"/api/v1/alerts/{alertId}/acknowledge", new { by }, cancellationToken);
+        if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Conflict)
+        {
+            return false;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return true;
+    }
+
     /// <summary>The Api's largest page: the fewest round trips for the overview.</summary>
     private const int PageSize = 1000;
 
-    private sealed record SensorPage(IReadOnlyList<SensorView> Items, string? Next);
+    private sealed record Page<T>(IReadOnlyList<T> Items, string? Next);
 }
 
 internal static class KilnApiClientExtensions
@@ -61,4 +96,8 @@ internal static class KilnApiClientExtensions
             }
         });
     }
+
+    /// <summary>Transport failures, and the resilience pipeline giving up (timeout, open circuit, limiter): the Api is unreachable.</summary>
+    public static bool IsApiUnreachable(this Exception ex) =>
+        ex is HttpRequestException or Polly.ExecutionRejectedException or TaskCanceledException { CancellationToken.IsCancellationRequested: false };
 }
