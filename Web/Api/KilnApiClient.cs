@@ -97,7 +97,17 @@ internal static class KilnApiClientExtensions
         });
     }
 
-    /// <summary>Transport failures, and the resilience pipeline giving up (timeout, open circuit, limiter): the Api is unreachable.</summary>
+    /// <summary>
+    /// How long a page waits for the Api before it renders the "Api down" banner. The standard pipeline's own budget
+    /// (30 s of retries) suits a background call, not an operator looking at a page; its retries stop at this deadline.
+    /// </summary>
+    public static CancellationTokenSource PageDeadline() => new(TimeSpan.FromSeconds(4));
+
+    /// <summary>Transport failures, and the resilience pipeline giving up (timeout, open circuit, limiter): the Api is unreachable.
+    /// A page's own deadline passing (<see cref="PageDeadline"/>) counts too.</summary>
     public static bool IsApiUnreachable(this Exception ex) =>
-        ex is HttpRequestException or Polly.ExecutionRejectedException or TaskCanceledException { CancellationToken.IsCancellationRequested: false };
+        ex is HttpRequestException or Polly.ExecutionRejectedException or OperationCanceledException;
+
+    /// <summary>What the banner says went wrong.</summary>
+    public static string Reason(this Exception ex) => ex is OperationCanceledException ? "no answer in time" : ex.Message;
 }

@@ -82,6 +82,12 @@ public sealed class WebTests(PlatformFixture platform, ITestOutputHelper output)
     {
         const string sensor = "kiln4.live.temp";
         await Api.PutSensorAsync(sensor, "kiln4");
+        // The 3 s are /live's, not the platform's first start: the Worker must hold its partitions already (on a platform
+        // just started, its consumer group's first assignment alone can take seconds).
+        var warmUp = Stopwatch.GetTimestamp();
+        await Api.PostReadingsAsync(ApiDriver.Readings(sensor, 1, _ => 1));
+        await Eventually.TrueAsync(async () => (await Api.ReadAllAsync(sensor)).Count == 1, Deadline, "a first reading to be stored");
+        output.WriteLine($"a first reading was stored {Stopwatch.GetElapsedTime(warmUp).TotalMilliseconds:0} ms after its POST");
         await _web.SignInAsync();
 
         using var stream = await _web.Http.GetAsync("/live", HttpCompletionOption.ResponseHeadersRead);
@@ -162,6 +168,35 @@ public sealed class WebTests(PlatformFixture platform, ITestOutputHelper output)
         var after = await _web.GetPageAsync($"/alerts?acknowledged={id}");
         Assert.Contains($"Alert {id} acknowledged.", after, StringComparison.Ordinal);
         Assert.DoesNotContain($"action=\"alerts/{id}/acknowledge\"", after, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task With_the_api_stopped_pages_render_a_banner_and_recover_when_it_is_back()
+    {
+        await _web.SignInAsync();
+        await platform.App.StopResourceAsync("api");
+        try
+        {
+            foreach (var page in new[] { "/", "/alerts" })
+            {
+                var started = Stopwatch.GetTimestamp();
+                var html = await _web.GetPageAsync(page);
+                output.WriteLine($"{page} with the Api stopped rendered in {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms");
+                Assert.Contains("data-api-down", html, StringComparison.Ordinal);
+                Assert.Contains("The Api cannot be reached", html, StringComparison.Ordinal);
+                Assert.True(Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(10), "the banner took longer than a page may");
+            }
+        }
+        finally
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            await platform.App.StartResourceAsync("api", deadline.Token);
+        }
+
+        // The page needs nothing from the operator to recover: the next render (the banner reloads it) is whole again.
+        await Eventually.TrueAsync(async () => !(await _web.GetPageAsync("/")).Contains("data-api-down", StringComparison.Ordinal),
+            Deadline, "the overview to render without the banner");
+        Assert.DoesNotContain("data-api-down", await _web.GetPageAsync("/alerts"), StringComparison.Ordinal);
     }
 
     public void Dispose()
