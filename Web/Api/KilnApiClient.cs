@@ -1,12 +1,18 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using Kiln.Shared;
+using Kiln.Shared.Alerts;
 
 namespace Kiln.Web.Api;
 
 internal sealed record SensorView(string Id, string Site, string Kind, string Unit);
 
 internal sealed record LatestView(string SensorId, DateTimeOffset Timestamp, double Value);
+
+internal sealed record SensorDetail(string Id, string Site, string Kind, string Unit, AlertRule? Rule);
+
+internal sealed record RollupPoint(DateTimeOffset Start, long Count, double Min, double Max, double Avg);
 
 internal sealed record AlertView(
     long Id, string SensorId, string Site, string Condition, string Severity, double Threshold, string State,
@@ -47,6 +53,35 @@ internal sealed class KilnApiClient(HttpClient http)
         return await response.Content.ReadFromJsonAsync<LatestView>(cancellationToken);
     }
 
+    /// <returns>Null when the Api knows no such sensor.</returns>
+    public async Task<SensorDetail?> SensorAsync(string sensorId, CancellationToken cancellationToken)
+    {
+        using var response = await http.GetAsync($"/api/v1/sensors/{Uri.EscapeDataString(sensorId)}", cancellationToken);
+        if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.BadRequest)
+        {
+            return null;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync<SensorDetail>(cancellationToken);
+    }
+
+    /// <summary>Rollups of <paramref name="bucket"/> (<c>1m</c>, <c>1h</c>, <c>1d</c>) from <paramref name="from"/> to <paramref name="to"/>, oldest first.</summary>
+    public async Task<IReadOnlyList<RollupPoint>> RollupsAsync(string sensorId, string bucket, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        var path = $"/api/v1/sensors/{Uri.EscapeDataString(sensorId)}/rollups?bucket={bucket}"
+            + $"&from={Uri.EscapeDataString(from.ToString("O", CultureInfo.InvariantCulture))}&to={Uri.EscapeDataString(to.ToString("O", CultureInfo.InvariantCulture))}";
+        var series = await http.GetFromJsonAsync<RollupSeries>(path, cancellationToken);
+        return series?.Items ?? [];
+    }
+
+    /// <summary>A sensor's alerts, newest first, whatever their state.</summary>
+    public async Task<IReadOnlyList<AlertView>> AlertsOfAsync(string sensorId, int limit, CancellationToken cancellationToken)
+    {
+        var page = await http.GetFromJsonAsync<Page<AlertView>>($"/api/v1/alerts?sensorId={Uri.EscapeDataString(sensorId)}&limit={limit}", cancellationToken);
+        return page?.Items ?? [];
+    }
+
     /// <summary>Alerts in one state (<c>open</c>, <c>acknowledged</c>, <c>closed</c>), newest first, at most <paramref name="limit"/>.</summary>
     public async Task<IReadOnlyList<AlertView>> AlertsAsync(string state, int limit, CancellationToken cancellationToken)
     {
@@ -81,6 +116,8 @@ internal sealed class KilnApiClient(HttpClient http)
     private const int PageSize = 1000;
 
     private sealed record Page<T>(IReadOnlyList<T> Items, string? Next);
+
+    private sealed record RollupSeries(IReadOnlyList<RollupPoint> Items);
 }
 
 internal static class KilnApiClientExtensions

@@ -14,7 +14,9 @@ internal sealed class LoginThrottle(TimeProvider time)
     public static readonly TimeSpan FailureDelay = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(10);
 
-    private readonly SemaphoreSlim[] _gates = [.. Enumerable.Range(0, 256).Select(_ => new SemaphoreSlim(1, 1))];
+    internal const int Gates = 256;
+
+    private readonly SemaphoreSlim[] _gates = [.. Enumerable.Range(0, Gates).Select(_ => new SemaphoreSlim(1, 1))];
 
     /// <returns>The address's gate, to dispose after the attempt; null when it stayed busy for <see cref="MaxWait"/>.</returns>
     public async Task<IDisposable?> EnterAsync(IPAddress? address, CancellationToken cancellationToken)

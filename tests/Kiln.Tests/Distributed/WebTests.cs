@@ -171,6 +171,42 @@ public sealed class WebTests(PlatformFixture platform, ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task The_sensor_page_draws_the_last_hour_with_its_rule_and_alert_history()
+    {
+        const string sensor = "kiln4.chart.temp";
+        using (var put = await Api.SendAsync(HttpMethod.Put, $"/api/v1/sensors/{sensor}", Api.AdminKey,
+            new { site = "kiln4", kind = "temperature", unit = "C", rule = new { low = (double?)null, high = 100, hysteresis = 5 } }))
+        {
+            Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        }
+
+        using (var response = await Api.PostReadingsAsync(ApiDriver.Readings(sensor, 120, i => i < 100 ? 50 + (i % 7) : 130)))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        await _web.SignInAsync();
+        var html = "";
+        await Eventually.TrueAsync(async () =>
+        {
+            html = await _web.GetPageAsync($"/sensors/{sensor}");
+            return html.Contains("data-alert=", StringComparison.Ordinal) && PolylinePoints(html) >= 2;
+        }, Deadline, "the chart to have its minutes and the history its alert");
+
+        Assert.Contains("<svg class=\"chart\"", html, StringComparison.Ordinal);
+        Assert.Contains("class=\"threshold\"", html, StringComparison.Ordinal); // the high threshold's line
+        Assert.Contains("<dt>High</dt><dd>100</dd>", html, StringComparison.Ordinal);
+        Assert.Contains("<td>open</td>", html, StringComparison.Ordinal);
+
+        static int PolylinePoints(string page)
+        {
+            const string marker = "<polyline class=\"avg\" points=\"";
+            var at = page.IndexOf(marker, StringComparison.Ordinal);
+            return at < 0 ? 0 : page[(at + marker.Length)..page.IndexOf('"', at + marker.Length)].Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+        }
+    }
+
+    [Fact]
     public async Task With_the_api_stopped_pages_render_a_banner_and_recover_when_it_is_back()
     {
         await _web.SignInAsync();
