@@ -25,7 +25,9 @@ public sealed class WebTests(PlatformFixture platform, ITestOutputHelper output)
 
         using var live = await _web.Http.GetAsync("/live");
         Assert.Equal(HttpStatusCode.Unauthorized, live.StatusCode);
-        Assert.Contains("Operator password", await _web.GetPageAsync("/login"), StringComparison.Ordinal);
+        var login = await _web.GetPageAsync("/login");
+        Assert.Contains("Operator password", login, StringComparison.Ordinal);
+        Assert.Contains("<title>Sign in · Kiln</title>", login, StringComparison.Ordinal);
     }
 
     [Fact]
