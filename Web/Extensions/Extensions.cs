@@ -5,6 +5,7 @@ using Kiln.Web.Live;
 using Kiln.Web.Overview;
 using Kiln.Web.SignIn;
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Kiln.Web.Extensions;
 
@@ -14,6 +15,9 @@ internal static class Extensions
     {
         builder.AddKilnApiClient();
         builder.AddRedisClient(Topology.Resources.Cache);
+        // Without Redis the pages still render (latest values from the Api) and only /live pauses: Degraded, not Unhealthy.
+        builder.Services.Configure<HealthCheckServiceOptions>(health =>
+            health.Registrations.Single(r => r.Name == Topology.Resources.Cache).FailureStatus = HealthStatus.Degraded);
         builder.Services.TryAddSingletonTimeProvider();
         builder.Services.AddSingleton<LoginThrottle>();
         builder.Services.AddSingleton<LiveFeed>();
