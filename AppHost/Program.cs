@@ -22,6 +22,7 @@ var api = builder.AddProject(Resources.Api, "Kiln.Api")
     .WithEnvironment("Kiln__BootstrapKeys__Admin", run => ApiKeyHash.Compute(run.Secrets.AdminApiKey))
     .WithEnvironment("Kiln__BootstrapKeys__Ingest", run => ApiKeyHash.Compute(run.Secrets.IngestApiKey))
     .WithEnvironment("Kiln__BootstrapKeys__Read", run => ApiKeyHash.Compute(run.Secrets.ReadApiKey))
+    .WithEnvironment("Kiln__BootstrapKeys__Web", run => ApiKeyHash.Compute(run.Secrets.WebApiKey!))
     .WithEnvironment(builder.Configuration.GetSection("Kiln:RateLimits")); // e.g. --Kiln:RateLimits:Ingest:PermitsPerSecond=500
 
 builder.AddProject(Resources.Worker, "Kiln.Worker")
@@ -32,7 +33,9 @@ builder.AddProject(Resources.Worker, "Kiln.Worker")
 
 var web = builder.AddProject(Resources.Web, "Kiln.Web")
     .WithReference(api).WaitFor(api)
-    .WithEnvironment("Kiln__Api__Key", run => run.Secrets.ReadApiKey);
+    .WithReference(cache).WaitFor(cache)
+    .WithEnvironment("Kiln__Api__Key", run => run.Secrets.WebApiKey!)
+    .WithEnvironment("Kiln__Web__OperatorPasswordHash", run => OperatorPassword.Hash(run.Secrets.OperatorPassword));
 
 // CORS: the one browser origin the Api answers. A value, not a reference: the Web waits for the Api, never the reverse.
 api.WithEnvironment("Kiln__Cors__Origins__0", web.GetEndpoint("http"));

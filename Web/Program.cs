@@ -1,17 +1,19 @@
-using Kiln.Web.Api;
 using Kiln.Web.Components;
+using Kiln.Web.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddKilnApiClient();
-builder.Services.AddRazorComponents();
+builder.AddWebServices();
 
 var app = builder.Build();
 
 app.UseStaticFiles();
+app.UseAuthentication();
+app.UseAuthorization();
 app.UseAntiforgery();
 app.MapDefaultEndpoints();
+app.MapWebEndpoints();
 app.MapRazorComponents<App>();
 
 app.Run();

@@ -6,7 +6,7 @@ namespace Kiln.Api.Extensions;
 
 /// <summary>
 /// At start: applies the schema migrations (under their advisory lock) and stores the AppHost's
-/// bootstrap keys, given as hashes in <c>Kiln:BootstrapKeys:{Admin,Ingest,Read}</c>. Retries while
+/// bootstrap keys, given as hashes in <c>Kiln:BootstrapKeys:{Admin,Ingest,Read,Web}</c> (the Web's key is admin-scoped, to acknowledge alerts, but its own). Retries while
 /// the database is not reachable yet; the service reports ready only once this has succeeded.
 /// </summary>
 internal sealed class DatabaseInitializer(
@@ -21,11 +21,11 @@ internal sealed class DatabaseInitializer(
             try
             {
                 await migrator.MigrateAsync(stoppingToken);
-                foreach (var (name, scope) in new[] { ("Admin", ApiKeyScopes.Admin), ("Ingest", ApiKeyScopes.Ingest), ("Read", ApiKeyScopes.Read) })
+                foreach (var (name, label, scope) in new[] { ("Admin", "admin", ApiKeyScopes.Admin), ("Ingest", "ingest", ApiKeyScopes.Ingest), ("Read", "read", ApiKeyScopes.Read), ("Web", "web", ApiKeyScopes.Admin) })
                 {
                     if (configuration[$"Kiln:BootstrapKeys:{name}"] is { Length: > 0 } hash)
                     {
-                        await keys.EnsureAsync($"apphost-{scope}", hash, [scope], stoppingToken);
+                        await keys.EnsureAsync($"apphost-{label}", hash, [scope], stoppingToken);
                     }
                 }
 

@@ -20,6 +20,9 @@ internal sealed record Secrets
     public required string AdminApiKey { get; init; }
     public required string IngestApiKey { get; init; }
     public required string ReadApiKey { get; init; }
+
+    /// <summary>The Web's own Api key (admin scope, to acknowledge alerts): revocable apart from the operator's admin key, never sent to a browser.</summary>
+    public string? WebApiKey { get; init; }
     public required string DashboardToken { get; init; }
     public required string OperatorPassword { get; init; }
     public required string OtlpApiKey { get; init; }
@@ -38,10 +41,10 @@ internal sealed record Secrets
             try
             {
                 var loaded = JsonSerializer.Deserialize<Secrets>(File.ReadAllText(path), Json) ?? throw new JsonException("empty");
-                if (loaded.DatabasePassword is null)
+                if (loaded.DatabasePassword is null || loaded.WebApiKey is null)
                 {
-                    // Written before the services had a database role of their own: add its password, keep the rest.
-                    loaded = loaded with { DatabasePassword = NewPassword() };
+                    // Written before the services had a database role (or the Web a key) of their own: add what is missing, keep the rest.
+                    loaded = loaded with { DatabasePassword = loaded.DatabasePassword ?? NewPassword(), WebApiKey = loaded.WebApiKey ?? ApiKeyHash.NewKey() };
                     OwnerOnlyFile.Write(path, JsonSerializer.Serialize(loaded, Json));
                 }
 
@@ -62,6 +65,7 @@ internal sealed record Secrets
             AdminApiKey = ApiKeyHash.NewKey(),
             IngestApiKey = ApiKeyHash.NewKey(),
             ReadApiKey = ApiKeyHash.NewKey(),
+            WebApiKey = ApiKeyHash.NewKey(),
             DashboardToken = NewPassword(),
             OperatorPassword = NewPassword(),
             OtlpApiKey = NewPassword(),

@@ -123,19 +123,6 @@ public sealed class ApiContractTests(PlatformFixture platform, ITestOutputHelper
         Assert.True(long.TryParse(Header(dead, "kiln-origin-offset"), out _));
     }
 
-    [Fact]
-    public async Task The_web_page_lists_sensors_with_their_latest_values()
-    {
-        await Api.PutSensorAsync("kiln4.shell.temp", "kiln4");
-        await Api.PostReadingsAsync(ApiDriver.Readings("kiln4.shell.temp", 3, i => 300.5 + i));
-        await Eventually.TrueAsync(async () => (await Api.ReadAllAsync("kiln4.shell.temp")).Count == 3, TimeSpan.FromSeconds(10), "the readings to be stored");
-
-        using var web = new HttpClient { BaseAddress = platform.App.Resource<ProjectResource>("web").Urls[0] };
-        var html = await web.GetStringAsync("/");
-        var row = html[html.IndexOf("data-sensor=\"kiln4.shell.temp\"", StringComparison.Ordinal)..];
-        Assert.Contains("302.5", row[..row.IndexOf("</tr>", StringComparison.Ordinal)], StringComparison.Ordinal);
-    }
-
     private static string Header(ConsumeResult<string, string> message, string name) =>
         Encoding.UTF8.GetString(message.Message.Headers.GetLastBytes(name));
 

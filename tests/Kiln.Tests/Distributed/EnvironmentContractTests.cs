@@ -74,7 +74,8 @@ public sealed class EnvironmentContractTests(PlatformFixture platform)
         var api = platform.App.Resource<ProjectResource>("api").Urls[0].ToString().TrimEnd('/');
         Assert.Equal(api, env["services__api__http__0"]);
         Assert.Equal(api, env["API_HTTP"]);
-        Assert.DoesNotContain(env.Keys, k => k.StartsWith("ConnectionStrings__", StringComparison.Ordinal));
+        // The cache only (latest values, the live channels): never the database or the broker.
+        Assert.Equal(["ConnectionStrings__cache"], env.Keys.Where(k => k.StartsWith("ConnectionStrings__", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -84,7 +85,7 @@ public sealed class EnvironmentContractTests(PlatformFixture platform)
         var secrets = platform.App.Secrets;
         // The secrets the AppHost hands to some process (the others never leave secrets.json).
         string[] values = [secrets.PostgresPassword, secrets.DatabasePassword!, secrets.CachePassword, secrets.AdminApiKey, secrets.IngestApiKey,
-            secrets.ReadApiKey, secrets.OtlpApiKey];
+            secrets.ReadApiKey, secrets.WebApiKey!, secrets.OtlpApiKey];
         Assert.Contains("apphost", platform.App.Context.Logs.Keys); // the AppHost's own lines are checked too
         var output = platform.App.Context.Logs.Values.SelectMany(log => log.Snapshot())
             .Append(await File.ReadAllTextAsync(Path.Combine(platform.StateDirectory, "endpoints.json")))
