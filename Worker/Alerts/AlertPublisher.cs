@@ -108,38 +108,61 @@ internal sealed class AlertPublisher(
         }
     }
 
-    /// <summary>The transitions found in the topic after the last offset marked in PostgreSQL, with their offsets.</summary>
+    /// <summary>
+    /// The transitions found in the topic that PostgreSQL does not have marked, with their offsets: read from the newest
+    /// transition marked before the oldest one not marked (anything of the unmarked that landed is after it, even when a
+    /// later transition landed and was marked first). That transition must be found at its offset; when it is not there,
+    /// the log is another one (a restarted development broker's starts again at 0) and it is read from its start.
+    /// </summary>
     private List<(long Id, long Offset)> ReadTail(NpgsqlConnection connection, CancellationToken stoppingToken)
     {
-        // The newest transition's offset, not the highest: a restarted development broker's new log starts again at 0.
-        long? lastMarked;
-        using (var command = new NpgsqlCommand(
-            "SELECT produced_offset FROM alert_transitions WHERE produced_offset IS NOT NULL ORDER BY id DESC LIMIT 1", connection))
+        (long Id, long Offset)? anchor = null;
+        using (var command = new NpgsqlCommand("""
+            SELECT a.id, a.produced_offset, u.first IS NOT NULL
+            FROM (SELECT min(id) AS first FROM alert_transitions WHERE produced_offset IS NULL) u
+            LEFT JOIN LATERAL (SELECT id, produced_offset FROM alert_transitions
+                               WHERE produced_offset IS NOT NULL AND id < u.first ORDER BY id DESC LIMIT 1) a ON true
+            """, connection))
+        using (var reader = command.ExecuteReader())
         {
-            lastMarked = command.ExecuteScalar() is long offset ? offset : null;
+            reader.Read();
+            if (!reader.GetBoolean(2))
+            {
+                return []; // every transition is marked: nothing to look for
+            }
+
+            if (!reader.IsDBNull(0))
+            {
+                anchor = (reader.GetInt64(0), reader.GetInt64(1));
+            }
         }
 
         var watermarks = tail.QueryWatermarkOffsets(Partition, ReadTailTimeout);
-        // A marked offset past the end belongs to a log the broker no longer has (a restarted development broker).
-        var from = lastMarked is { } marked && marked + 1 >= watermarks.Low && marked < watermarks.High ? marked + 1 : watermarks.Low.Value;
-        var found = new List<(long, long)>();
-        if (from >= watermarks.High)
+        var deadline = DateTime.UtcNow + ReadTailTimeout;
+        if (anchor is { } at && at.Offset >= watermarks.Low && at.Offset < watermarks.High
+            && ReadFrom(at.Offset, watermarks.High.Value, deadline, stoppingToken) is [var first, .. var rest] && first == at)
         {
-            return found;
+            return rest;
         }
 
-        var deadline = DateTime.UtcNow + ReadTailTimeout;
+        return watermarks.Low < watermarks.High ? ReadFrom(watermarks.Low, watermarks.High, deadline, stoppingToken) : [];
+    }
+
+    /// <summary>The transition id and offset of every message from <paramref name="from"/> to <paramref name="to"/>.</summary>
+    private List<(long Id, long Offset)> ReadFrom(long from, long to, DateTime deadline, CancellationToken stoppingToken)
+    {
+        var found = new List<(long, long)>();
         tail.Assign(new TopicPartitionOffset(Partition, from));
         try
         {
-            for (var next = from; next < watermarks.High;)
+            for (var next = from; next < to;)
             {
                 stoppingToken.ThrowIfCancellationRequested();
                 var remaining = deadline - DateTime.UtcNow;
                 if (remaining <= TimeSpan.Zero)
                 {
                     throw new TimeoutException(
-                        $"Reading {Partition.Topic} from offset {from} to {watermarks.High} took longer than {ReadTailTimeout.TotalSeconds:0} s; stopped at {next}.");
+                        $"Reading {Partition.Topic} from offset {from} to {to} took longer than {ReadTailTimeout.TotalSeconds:0} s; stopped at {next}.");
                 }
 
                 if (tail.Consume(remaining < TimeSpan.FromMilliseconds(500) ? remaining : TimeSpan.FromMilliseconds(500)) is { } message)

@@ -146,6 +146,27 @@ public sealed class AlertOutboxTests(PostgresServerFixture postgres, RedisServer
     }
 
     [Fact]
+    public async Task A_transition_that_landed_unmarked_before_a_later_marked_one_is_not_produced_again()
+    {
+        var sensors = await CreateSensorsAsync(4);
+        var first = await StartPublisherAsync();
+        await RecordAsync(sensors, T0, 150);
+        Assert.Equal(4, (await ReadTopicUntilAsync(4)).Count);
+        await first.StopAsync();
+
+        // The two oldest landed but their marks were lost, while the two after them were marked (their deliveries came back first).
+        await ExecuteAsync("""
+            UPDATE alert_transitions SET produced_offset = NULL WHERE id IN (
+                SELECT t.id FROM alert_transitions t JOIN alerts a ON a.id = t.alert_id WHERE a.site = $1 ORDER BY t.id LIMIT 2)
+            """);
+        await StartPublisherAsync();
+        await RecordAsync(sensors, T0.AddSeconds(1), 50);
+
+        var produced = await ReadTopicUntilAsync(8);
+        Assert.Equal(8, produced.Select(p => p.TransitionId).Distinct().Count());
+    }
+
+    [Fact]
     public async Task Of_two_replicas_one_produces_and_the_other_takes_over_when_it_stops()
     {
         var sensors = await CreateSensorsAsync(2);
