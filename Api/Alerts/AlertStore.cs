@@ -68,7 +68,7 @@ internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
     /// alert already acknowledged keeps its first acknowledgement; a closed one is not changed. Returns the alert as it is
     /// now, or null when there is none.
     /// </summary>
-    public async Task<(Alert? Alert, bool Changed)> AcknowledgeAsync(long id, string by, CancellationToken cancellationToken)
+    public async Task<Alert?> AcknowledgeAsync(long id, string by, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -88,9 +88,9 @@ internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
                 new NpgsqlBatchCommand($"NOTIFY {Topology.Database.AlertTransitionsChannel}"),
             },
         };
-        var changed = await batch.ExecuteNonQueryAsync(cancellationToken) > 0;
+        await batch.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return (await FindAsync(id, cancellationToken), changed);
+        return await FindAsync(id, cancellationToken);
     }
 
     private static async Task<List<Alert>> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)

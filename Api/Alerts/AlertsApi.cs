@@ -120,7 +120,7 @@ internal static class AlertsApi
             return refused;
         }
 
-        var (acknowledged, _) = await store.AcknowledgeAsync(alertId, by ?? user.Identity?.Name ?? "unknown", cancellationToken);
+        var acknowledged = await store.AcknowledgeAsync(alertId, by ?? user.Identity?.Name ?? "unknown", cancellationToken);
         return acknowledged is { State: AlertStates.Closed, AcknowledgedAt: null }
             ? TypedResults.Problem(title: "The alert is closed.", detail: $"Alert {alertId} closed at {acknowledged.ClosedAt:O}; only an open alert can be acknowledged.",
                 statusCode: StatusCodes.Status409Conflict)
