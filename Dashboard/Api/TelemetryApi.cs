@@ -115,9 +115,11 @@ internal static class TelemetryApi
     {
         context.Response.ContentType = NdJson;
         context.Response.Headers.CacheControl = "no-cache";
-        await context.Response.StartAsync(context.RequestAborted);
         try
         {
+            // Headers now, not with the first item: a client waiting for a quiet resource knows the stream is open.
+            await context.Response.StartAsync(context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
             await foreach (var item in items)
             {
                 await context.Response.Body.WriteAsync(OtlpJson.Line(toMessage(item)), context.RequestAborted);
