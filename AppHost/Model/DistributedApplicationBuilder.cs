@@ -1,3 +1,4 @@
+using Kiln.AppHost.Dashboard;
 using Kiln.AppHost.Provisioning;
 using Microsoft.Extensions.Configuration;
 
@@ -21,7 +22,15 @@ internal sealed class DistributedApplicationBuilder
             .AddCommandLine(remaining, new Dictionary<string, string> { ["--state-dir"] = "Kiln:StateDirectory" })
             .Build();
         StateDirectory = Configuration["Kiln:StateDirectory"] ?? Provisioning.StateDirectory.DefaultRoot();
+        // Every AppHost has its dashboard, as Aspire adds one without being asked, unless told not to (Aspire's DisableDashboard).
+        if (!string.Equals(Configuration["AppHost:DisableDashboard"], "true", StringComparison.OrdinalIgnoreCase))
+        {
+            Dashboard = AddResource(new DashboardResource()).Resource;
+        }
     }
+
+    /// <summary>The dashboard: started before the projects (which export to it), stopped after them; null when disabled.</summary>
+    public DashboardResource? Dashboard { get; }
 
     public static DistributedApplicationBuilder CreateBuilder(string[] args) => new(args);
 

@@ -27,13 +27,13 @@ internal sealed class DashboardWebApplication : IAsyncDisposable
         var builder = WebApplication.CreateBuilder(args);
         if (settings is not null)
         {
+            // Over the environment, under the command line.
             builder.Configuration.AddInMemoryCollection(settings);
+            builder.Configuration.AddCommandLine(args);
         }
 
         Options = DashboardOptions.Read(builder.Configuration);
-        // The listeners are configured below (cleartext: HTTP/2 only where gRPC needs it, h2c); ASPNETCORE_URLS is read
-        // there, not bound a second time by Kestrel.
-        builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, "");
+        // The listeners are configured here (cleartext: HTTP/2 only where gRPC needs it, h2c), ASPNETCORE_URLS among them.
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             Listen(kestrel, DashboardListener.Frontend, Options.FrontendEndpoint, HttpProtocols.Http1);
