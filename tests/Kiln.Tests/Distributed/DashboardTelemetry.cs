@@ -51,6 +51,14 @@ internal sealed class DashboardTelemetry : IDisposable
         return [.. data.ResourceSpans.SelectMany(r => r.ScopeSpans.SelectMany(s => s.Spans.Select(span => Flatten(r.Resource, span))))];
     }
 
+    /// <summary>The ids of the newest traces with a span of <paramref name="resource"/> (<c>GET /api/telemetry/traces?resource=</c>).</summary>
+    public async Task<IReadOnlySet<string>> TraceIdsAsync(string resource, int limit = 1_000)
+    {
+        using var document = JsonDocument.Parse(await _http.GetStringAsync($"/api/telemetry/traces?resource={Uri.EscapeDataString(resource)}&limit={limit}"));
+        var data = Parser.Parse<TracesData>(OtlpJson.ToProtoJson(document.RootElement.GetProperty("data").GetRawText()));
+        return data.ResourceSpans.SelectMany(r => r.ScopeSpans.SelectMany(s => s.Spans)).Select(s => Convert.ToHexStringLower(s.TraceId.Span)).ToHashSet();
+    }
+
     /// <summary>The resources that sent telemetry (<c>GET /api/telemetry/resources</c>) by name, with which signals each sent.</summary>
     public async Task<IReadOnlyList<(string Name, bool HasTraces, bool HasLogs, bool HasMetrics)>> ResourcesAsync()
     {

@@ -41,6 +41,9 @@ public sealed class TracingTests(PlatformFixture platform)
         var process = trace.First(s => s.Service == "worker" && s.Kind == Span.Types.SpanKind.Consumer);
         Assert.Equal("kafka", process.Attributes["messaging.system"]);
         Assert.Contains(trace, s => s.Service == "worker" && IsPostgres(s) && s.ParentSpanId == process.SpanId);
+        // And it is listed among the newest traces of both services, as a script browsing the dashboard would find it.
+        Assert.Contains(traceId, await dashboard.TraceIdsAsync("worker"));
+        Assert.Contains(traceId, await dashboard.TraceIdsAsync("api"));
     }
 
     private static bool IsComplete(IReadOnlyList<TraceSpan> trace) =>
