@@ -1,3 +1,4 @@
+using Confluent.Kafka;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Kiln.Api.Alerts;
@@ -36,6 +37,13 @@ internal static class ApiExtensions
             // A delivery report needs its partition and error only; marshalling each message's key, value and headers back costs CPU.
             producer.Config.DeliveryReportFields = "none";
         }, producer => producer.SetStatisticsHandler((_, statistics) => batchSizes.Update(statistics)));
+        // Reads the Worker group's committed offsets for ingest admission (IngestAdmission). It never subscribes, so it
+        // never joins the group, and never commits.
+        builder.AddKafkaConsumer<Ignore, Ignore>(Topology.Resources.Kafka, consumer =>
+        {
+            consumer.Config.GroupId = Topology.WorkerConsumerGroup;
+            consumer.Config.EnableAutoCommit = false;
+        });
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.Configure<JsonOptions>(o => ConfigureJson(o.SerializerOptions));
