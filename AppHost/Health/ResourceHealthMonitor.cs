@@ -63,41 +63,14 @@ internal sealed class ResourceHealthMonitor
     {
         while (!stopping.IsCancellationRequested)
         {
-            var changed = false;
-            foreach (var (name, check) in Targets())
+            try
             {
-                Subject subject;
-                lock (_subjects)
-                {
-                    if (!_subjects.TryGetValue(name, out subject!))
-                    {
-                        _subjects[name] = subject = new Subject();
-                    }
-
-                    if (check is null)
-                    {
-                        // Not running: nothing to say about its health, and a check as soon as it runs again.
-                        changed |= subject.Results.Count > 0;
-                        subject.Results = [];
-                        subject.Failures = 0;
-                        subject.NextDue = DateTimeOffset.MinValue;
-                        continue;
-                    }
-
-                    if (subject.InFlight || DateTimeOffset.UtcNow < subject.NextDue)
-                    {
-                        continue;
-                    }
-
-                    subject.InFlight = true;
-                }
-
-                _ = RunCheckAsync(subject, check, stopping);
+                StartDueChecks(stopping);
             }
-
-            if (changed)
+            catch (Exception ex)
             {
-                Changed?.Invoke();
+                // One bad pass (a project allocating its replicas under us) must not end health checking for the whole run.
+                _app.Context.SayError($"health checks: {ex.Message}");
             }
 
             Task woken;
@@ -111,8 +84,56 @@ internal sealed class ResourceHealthMonitor
         }
     }
 
+    /// <summary>Starts the check of every running process that is due; forgets the results of those not running.</summary>
+    private void StartDueChecks(CancellationToken stopping)
+    {
+        var changed = false;
+        foreach (var (name, check) in Targets())
+        {
+            Subject subject;
+            lock (_subjects)
+            {
+                if (!_subjects.TryGetValue(name, out subject!))
+                {
+                    _subjects[name] = subject = new Subject();
+                }
+
+                if (check is null)
+                {
+                    // Not running: nothing to say about its health, and a check as soon as it runs again.
+                    changed |= subject.Results.Count > 0;
+                    subject.Results = [];
+                    subject.Failures = 0;
+                    subject.NextDue = DateTimeOffset.MinValue;
+                    subject.Generation++;
+                    continue;
+                }
+
+                if (subject.InFlight || DateTimeOffset.UtcNow < subject.NextDue)
+                {
+                    continue;
+                }
+
+                subject.InFlight = true;
+            }
+
+            _ = RunCheckAsync(subject, check, stopping);
+        }
+
+        if (changed)
+        {
+            Changed?.Invoke();
+        }
+    }
+
     private async Task RunCheckAsync(Subject subject, Func<CancellationToken, Task<IReadOnlyList<HealthResult>>> check, CancellationToken stopping)
     {
+        int generation;
+        lock (_subjects)
+        {
+            generation = subject.Generation;
+        }
+
         IReadOnlyList<HealthResult> results;
         try
         {
@@ -130,11 +151,17 @@ internal sealed class ResourceHealthMonitor
         bool changed;
         lock (_subjects)
         {
+            subject.InFlight = false;
+            if (generation != subject.Generation)
+            {
+                // It stopped while this check ran: its health is unknown now, whatever the check found.
+                return;
+            }
+
             changed = !SameOutcome(subject.Results, results);
             subject.Results = results;
             subject.Failures = Overall(results) == HealthStatus.Healthy ? 0 : subject.Failures + 1;
             subject.NextDue = DateTimeOffset.UtcNow + (subject.Failures == 0 ? HealthyInterval : FailingStep * Math.Min(5, subject.Failures));
-            subject.InFlight = false;
         }
 
         if (changed)
@@ -245,5 +272,8 @@ internal sealed class ResourceHealthMonitor
         public int Failures { get; set; }
         public DateTimeOffset NextDue { get; set; } = DateTimeOffset.MinValue;
         public bool InFlight { get; set; }
+
+        /// <summary>Counts the times it stopped running: a check begun before a stop must not report after it.</summary>
+        public int Generation { get; set; }
     }
 }

@@ -119,6 +119,8 @@ internal static class ResourceSnapshots
     private static V1.Resource New(string name, string displayName, string type, string uid, Resource model, ResourceState state, bool restarting,
         IReadOnlyList<HealthResult> results)
     {
+        // Health is a running process's: the monitor forgets a stopped one's results a moment after its state changes.
+        results = state == ResourceState.Running ? results : [];
         var overall = ResourceHealthMonitor.Overall(results);
         var waitingFor = model.WaitsFor.Where(d => d.State != ResourceState.Running).Select(d => d.Name).ToList();
         var (text, style) = DescribeState(state, restarting, overall, waitingFor);

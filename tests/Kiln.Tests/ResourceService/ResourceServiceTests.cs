@@ -141,6 +141,31 @@ public sealed class ResourceServiceTests(OwnPlatformFixture platform, ITestOutpu
     }
 
     [Fact]
+    public async Task A_dependency_outage_is_pushed_as_the_dependants_health_and_clears_when_it_is_back()
+    {
+        using var watch = _service.Watch();
+        await watch.WaitUntilAsync(v => v.All.Count == Everything.Length && v.All.All(r => r.HealthStatus == HealthStatus.Healthy), Within,
+            "every resource to be reported healthy");
+
+        Assert.Equal(ResourceCommandResponseKind.Succeeded, (await _service.ExecuteAsync("stop", "cache")).Kind);
+        try
+        {
+            // The Api carries on without Redis and says so on /health (Degraded); the watcher is told without asking.
+            await watch.WaitUntilAsync(v => v["api-0"] is { HealthStatus: HealthStatus.Degraded, StateText: "Running (Degraded)", StateStyle: "warning" },
+                Within, "api-0 to be reported Running (Degraded)");
+            Assert.Contains(watch["api-0"]!.HealthReports, r => r.Status == HealthStatus.Degraded && r.Description.Length > 0);
+            Assert.Equal(HealthStatus.Unknown, watch["cache"]!.HealthStatus);
+        }
+        finally
+        {
+            Assert.Equal(ResourceCommandResponseKind.Succeeded, (await _service.ExecuteAsync("start", "cache")).Kind);
+        }
+
+        await watch.WaitUntilAsync(v => v["api-0"] is { HealthStatus: HealthStatus.Healthy, StateText: "Running" } && v["cache"] is { HealthStatus: HealthStatus.Healthy },
+            Within, "api-0 and the cache to be healthy again");
+    }
+
+    [Fact]
     public async Task Unknown_resources_and_commands_are_answered_with_a_reason()
     {
         var unknownResource = await _service.ExecuteAsync("stop", "nope");
