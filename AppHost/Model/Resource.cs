@@ -71,13 +71,13 @@ internal abstract class Resource(string name)
     public DateTimeOffset? StoppedAt { get; private set; }
 
     /// <summary>Its process while one runs (a backing service's server); a project's are its replicas'.</summary>
-    internal virtual int? ProcessId => _supervised?.Pid;
+    internal int? ProcessId => _supervised?.Pid;
 
     /// <summary>Restarts after crashes, over every start of this resource in this AppHost run.</summary>
-    internal virtual int Restarts => _restartsBefore + (_supervised?.Restarts ?? 0);
+    internal int Restarts => _restartsBefore + (_supervised?.Restarts ?? 0);
 
     /// <summary>When its current process was launched.</summary>
-    internal virtual DateTimeOffset? StartedAt => _supervised?.StartedAt;
+    internal DateTimeOffset? StartedAt => _supervised?.StartedAt;
 
     /// <summary>Whether it can be stopped and started on request (not a database, which lives and dies with its server).</summary>
     internal virtual bool CanStopAndStart => true;

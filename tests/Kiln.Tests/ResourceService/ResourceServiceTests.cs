@@ -166,6 +166,24 @@ public sealed class ResourceServiceTests(OwnPlatformFixture platform, ITestOutpu
     }
 
     [Fact]
+    public async Task A_crashed_replica_is_shown_restarting_then_running_with_a_new_pid_and_its_restart_counted()
+    {
+        using var watch = _service.Watch();
+        await watch.WaitUntilAsync(v => v["worker-1"] is { State: "Running", HealthStatus: HealthStatus.Healthy }, Within, "worker-1 to be healthy");
+        var before = watch["worker-1"]!;
+
+        System.Diagnostics.Process.GetProcessById(before.ProcessId).Kill(); // SIGKILL
+
+        await watch.WaitUntilAsync(v => v["worker-1"] is { State: "Running", HealthStatus: HealthStatus.Healthy } after
+            && after.Restarts == before.Restarts + 1 && after.ProcessId != before.ProcessId, Within, "worker-1 to be back with a new process");
+        Assert.Contains(watch.Upserts, r => r is { Name: "worker-1", State: "Starting", StateText: "Starting (restarting after a crash)" });
+        Assert.Equal(App.Resource<ProjectResource>("worker").RunningReplicas[1].Pid, watch["worker-1"]!.ProcessId);
+        // Its sibling was not touched.
+        Assert.Equal(before.Restarts, watch["worker-0"]!.Restarts);
+        Assert.Equal("Running", watch["worker-0"]!.State);
+    }
+
+    [Fact]
     public async Task Unknown_resources_and_commands_are_answered_with_a_reason()
     {
         var unknownResource = await _service.ExecuteAsync("stop", "nope");
