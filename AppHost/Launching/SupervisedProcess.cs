@@ -39,11 +39,15 @@ internal sealed class SupervisedProcess(string name, RunContext context, Supervi
 
     public int Restarts { get; private set; }
 
+    /// <summary>When the current process was launched (the first, or the latest restart).</summary>
+    public DateTimeOffset? StartedAt { get; private set; }
+
     /// <summary>Launches the process, returns once it is ready, then supervises it.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var log = context.LogFor(name);
         _process = await lifecycle.Launch(log);
+        StartedAt = DateTimeOffset.UtcNow;
         await lifecycle.WaitUntilReady(_process, cancellationToken);
         _supervision = SuperviseAsync(log);
     }
@@ -137,6 +141,7 @@ internal sealed class SupervisedProcess(string name, RunContext context, Supervi
             }
 
             Restarts++;
+            StartedAt = DateTimeOffset.UtcNow;
             if (stopping.IsCancellationRequested)
             {
                 // A stop raced the restart and may have missed this process: end it here.

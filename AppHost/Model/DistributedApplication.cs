@@ -4,6 +4,7 @@ using System.Text.Json;
 using Kiln.AppHost.Health;
 using Kiln.AppHost.Launching;
 using Kiln.AppHost.Provisioning;
+using Kiln.AppHost.ResourceService;
 using Kiln.AppHost.Resources;
 using Kiln.AppHost.Telemetry;
 
@@ -23,6 +24,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
     private RunContext? _context;
     private IDisposable? _lock;
     private OtlpReceiver? _telemetry;
+    private ResourceServiceHost? _resourceService;
 
     // One stop or start of a single resource at a time: no double starts on one port.
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
@@ -34,6 +36,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
         _builder = builder;
         _state = new StateDirectory(builder.StateDirectory);
         ResourceNotifications = new ResourceNotificationService(this);
+        Health = new ResourceHealthMonitor(this);
     }
 
     /// <summary>Set by a test host: <see cref="Run"/> then hands the application over instead of running it.</summary>
@@ -45,6 +48,12 @@ internal sealed class DistributedApplication : IAsyncDisposable
     public IReadOnlyList<Resource> Resources => _builder.Resources;
 
     public ResourceNotificationService ResourceNotifications { get; }
+
+    /// <summary>Every running process's health, kept current (what the resource service shows).</summary>
+    internal ResourceHealthMonitor Health { get; }
+
+    /// <summary>The gRPC resource service a dashboard watches: its <c>Url</c> and <c>ApiKey</c>.</summary>
+    public ResourceServiceHost ResourceService => _resourceService ?? throw new InvalidOperationException("The application has not started.");
 
     /// <summary>Runs after everything stopped (a test host removes its state folder here).</summary>
     internal Action? AfterDispose { get; set; }
@@ -143,6 +152,8 @@ internal sealed class DistributedApplication : IAsyncDisposable
             IsDevelopment = _builder.IsDevelopment,
             ColorOutput = EchoOutput && !Console.IsOutputRedirected,
         };
+        _ = Health.RunAsync(_stopping.Token);
+        _resourceService = await ResourceServiceHost.StartAsync(this, cancellationToken);
 
         await new MachineProvisioner(console).EnsureAsync([.. Resources.SelectMany(r => r.Prerequisites(_context))], cancellationToken);
 
@@ -293,6 +304,11 @@ internal sealed class DistributedApplication : IAsyncDisposable
             await resource.ReleaseAsync();
         }
 
+        if (_resourceService is not null)
+        {
+            await _resourceService.DisposeAsync();
+        }
+
         // Last: the services flush their telemetry as they stop.
         if (_telemetry is not null)
         {
@@ -335,6 +351,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
         }
 
         Context.Say($"telemetry (OTLP/HTTP) {Telemetry.Url.ToString().TrimEnd('/')}");
+        Context.Say($"resource service (gRPC) {ResourceService.Url.ToString().TrimEnd('/')}; its key: resourceServiceApiKey in secrets.json");
         Context.Say($"endpoints: {_state.EndpointsFile}; secrets (API keys): {_state.SecretsFile}");
         Context.Say("press Ctrl+C to stop everything");
     }

@@ -27,6 +27,9 @@ internal sealed record Secrets
     public required string OperatorPassword { get; init; }
     public required string OtlpApiKey { get; init; }
 
+    /// <summary>What a dashboard presents to the AppHost's resource service (<c>x-resource-service-api-key</c>).</summary>
+    public string? ResourceServiceApiKey { get; init; }
+
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
@@ -41,10 +44,16 @@ internal sealed record Secrets
             try
             {
                 var loaded = JsonSerializer.Deserialize<Secrets>(File.ReadAllText(path), Json) ?? throw new JsonException("empty");
-                if (loaded.DatabasePassword is null || loaded.WebApiKey is null)
+                if (loaded.DatabasePassword is null || loaded.WebApiKey is null || loaded.ResourceServiceApiKey is null)
                 {
-                    // Written before the services had a database role (or the Web a key) of their own: add what is missing, keep the rest.
-                    loaded = loaded with { DatabasePassword = loaded.DatabasePassword ?? NewPassword(), WebApiKey = loaded.WebApiKey ?? ApiKeyHash.NewKey() };
+                    // Written before the services had a database role (or the Web a key, or the resource service one) of their own:
+                    // add what is missing, keep the rest.
+                    loaded = loaded with
+                    {
+                        DatabasePassword = loaded.DatabasePassword ?? NewPassword(),
+                        WebApiKey = loaded.WebApiKey ?? ApiKeyHash.NewKey(),
+                        ResourceServiceApiKey = loaded.ResourceServiceApiKey ?? NewPassword(),
+                    };
                     OwnerOnlyFile.Write(path, JsonSerializer.Serialize(loaded, Json));
                 }
 
@@ -69,6 +78,7 @@ internal sealed record Secrets
             DashboardToken = NewPassword(),
             OperatorPassword = NewPassword(),
             OtlpApiKey = NewPassword(),
+            ResourceServiceApiKey = NewPassword(),
         };
 
         OwnerOnlyFile.Write(path, JsonSerializer.Serialize(secrets, Json));

@@ -32,6 +32,15 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
 
     private int _restartsBefore;
 
+    /// <summary>When its current process was launched.</summary>
+    public DateTimeOffset? StartedAt => _process?.StartedAt;
+
+    /// <summary>Between a crash and the restarted process being ready again.</summary>
+    public bool Restarting { get; private set; }
+
+    /// <summary>The environment its process was last started with (the resource service shows it).</summary>
+    public IReadOnlyDictionary<string, string>? LaunchEnvironment { get; private set; }
+
     public async Task StartAsync(RunContext context, CancellationToken cancellationToken)
     {
         _restartsBefore = Restarts;
@@ -39,7 +48,21 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
             Launch: _ => LaunchAsync(context),
             WaitUntilReady: (process, ct) =>
                 HealthProbe.WaitForHttpHealthyAsync(project.Name, new Uri(Url, "/health"), process.Exited, StartupDeadline, ct),
-            StopGrace: StopGrace));
+            StopGrace: StopGrace)
+        {
+            // The project's state is the project's; a replica's crash and return are still news for whoever watches it.
+            Crashed = _ =>
+            {
+                Restarting = true;
+                project.OnChanged();
+            },
+            Recovered = () =>
+            {
+                Restarting = false;
+                project.OnChanged();
+            },
+        });
+        Restarting = false;
         await _process.StartAsync(cancellationToken);
     }
 
@@ -47,9 +70,11 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
 
     private Task<ChildProcess> LaunchAsync(RunContext context)
     {
+        var environment = project.EnvironmentFor(this, context);
+        LaunchEnvironment = environment;
         var spec = new ProcessSpec(DotnetHost.Path, ["exec", project.AssemblyPath])
         {
-            Environment = project.EnvironmentFor(this, context),
+            Environment = environment,
             NotInherited = ProjectResource.NotInherited,
             WorkingDirectory = Path.GetDirectoryName(project.AssemblyPath),
         };
