@@ -128,7 +128,7 @@ internal abstract class Resource(string name)
         Func<ChildProcess, CancellationToken, Task> waitUntilReady, TimeSpan stopGrace, Action? crashed = null, Action? recovered = null)
     {
         _restartsBefore = Restarts;
-        return _supervised = new(Name, context, new SupervisedProcess.Lifecycle(launch, waitUntilReady, stopGrace)
+        return _supervised = new(Name, context.LogFor(Name), context, new SupervisedProcess.Lifecycle(launch, waitUntilReady, stopGrace)
         {
             Crashed = _ =>
             {

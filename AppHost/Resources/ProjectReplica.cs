@@ -44,8 +44,9 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
     public async Task StartAsync(RunContext context, CancellationToken cancellationToken)
     {
         _restartsBefore = Restarts;
-        _process = new SupervisedProcess($"{DisplayName} (service.instance.id {InstanceId})", context, new SupervisedProcess.Lifecycle(
-            Launch: _ => LaunchAsync(context),
+        // Named in the AppHost's messages with its instance id; its output is the replica's own console log.
+        _process = new SupervisedProcess($"{DisplayName} (service.instance.id {InstanceId})", context.LogFor(DisplayName), context, new(
+            Launch: log => LaunchAsync(context, log),
             WaitUntilReady: (process, ct) =>
                 HealthProbe.WaitForHttpHealthyAsync(project.Name, new Uri(Url, "/health"), process.Exited, StartupDeadline, ct),
             StopGrace: StopGrace)
@@ -68,7 +69,7 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
 
     public Task StopAsync() => _process?.StopAsync() ?? Task.CompletedTask;
 
-    private Task<ChildProcess> LaunchAsync(RunContext context)
+    private Task<ChildProcess> LaunchAsync(RunContext context, ResourceLog log)
     {
         var environment = project.EnvironmentFor(this, context);
         LaunchEnvironment = environment;
@@ -78,7 +79,7 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
             NotInherited = ProjectResource.NotInherited,
             WorkingDirectory = Path.GetDirectoryName(project.AssemblyPath),
         };
-        return ChildProcess.StartAsync(spec, context.LogFor(DisplayName), context.Processes);
+        return ChildProcess.StartAsync(spec, log, context.Processes);
     }
 }
 

@@ -241,6 +241,10 @@ public sealed class ResourceServiceTests(OwnPlatformFixture platform, ITestOutpu
 
         Assert.NotEmpty(otherLines);
         Assert.DoesNotContain(otherLines, l => l.Text.Contains($"Created API key {key.Id}", StringComparison.Ordinal));
+
+        // A console log per process (a replica's under its own name) and the AppHost's: none under another name, empty.
+        Assert.All(App.Context.Logs.Keys, name => Assert.True(name == "apphost" || App.Resources.Any(r => name == r.Name || name.StartsWith($"{r.Name}-", StringComparison.Ordinal)),
+            $"a console log named '{name}', which is no resource's"));
     }
 
     [Fact]
