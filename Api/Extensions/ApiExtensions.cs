@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Confluent.Kafka;
 using Kiln.Api.Alerts;
 using Kiln.Api.RateLimits;
 using Kiln.Api.Readings;
@@ -8,6 +9,7 @@ using Kiln.Api.Sensors;
 using Kiln.Shared;
 using Kiln.Shared.Schema;
 using Microsoft.AspNetCore.Http.Json;
+using Polly.Telemetry;
 
 namespace Kiln.Api.Extensions;
 
@@ -36,6 +38,13 @@ internal static class ApiExtensions
             // A delivery report needs its partition and error only; marshalling each message's key, value and headers back costs CPU.
             producer.Config.DeliveryReportFields = "none";
         }, producer => producer.SetStatisticsHandler((_, statistics) => batchSizes.Update(statistics)));
+        // Reads the Worker group's committed offsets for ingest admission (IngestAdmission). It never subscribes, so it
+        // never joins the group, and never commits.
+        builder.AddKafkaConsumer<Ignore, Ignore>(Topology.Resources.Kafka, consumer =>
+        {
+            consumer.Config.GroupId = Topology.WorkerConsumerGroup;
+            consumer.Config.EnableAutoCommit = false;
+        });
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.Configure<JsonOptions>(o => ConfigureJson(o.SerializerOptions));
@@ -65,6 +74,13 @@ internal static class ApiExtensions
         builder.Services.AddSingleton<ReadingStore>();
         builder.Services.AddSingleton<RollupStore>();
         builder.Services.AddLatestValueStore();
+        // A Redis call of these pipelines that times out falls back at once (per-replica limits, PostgreSQL), and logs that
+        // at debug level itself; Polly's default for a timeout is an error, which under load filled the logs with "fail"
+        // lines for what was handled. Their circuit breakers opening (Redis really away) are still logged as warnings.
+        builder.Services.Configure<TelemetryOptions>(telemetry => telemetry.SeverityProvider = args =>
+            args.Event.EventName == "OnTimeout" && args.Source.PipelineName is RateLimitExtensions.RedisCalls or LatestValueStoreExtensions.CacheReads
+                ? ResilienceEventSeverity.Debug
+                : args.Event.Severity);
     }
 
     /// <summary>How the Api reads and writes JSON (the web defaults, camelCase, and these).</summary>

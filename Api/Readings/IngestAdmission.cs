@@ -18,7 +18,7 @@ namespace Kiln.Api.Readings;
 /// level and the whole partition covers what the other replicas deliver between two reads.
 /// </summary>
 internal sealed class IngestAdmission(
-    IProducer<string, byte[]> producer, ProducedBatchSizes batchSizes, IngestOptions options, IMeterFactory meters, ILogger<IngestAdmission> logger)
+    IProducer<string, byte[]> producer, IConsumer<Ignore, Ignore> workerGroup, ProducedBatchSizes batchSizes, IngestOptions options, IMeterFactory meters, ILogger<IngestAdmission> logger)
     : BackgroundService, IHealthCheck
 {
     public const string MeterName = "Kiln.Api";
@@ -137,7 +137,7 @@ internal sealed class IngestAdmission(
             {
                 // Taken before the read: what is delivered during it may be counted twice, never missed.
                 var deliveredBefore = _delivered.Select((_, i) => Interlocked.Read(ref _delivered[i])).ToArray();
-                var backlog = await ReadingBacklog.ReadAsync(admin, Topology.Topics.Readings, Topology.WorkerConsumerGroup, _backlog.ReadTimeout);
+                var backlog = await ReadingBacklog.ReadAsync(admin, workerGroup, Topology.Topics.Readings, _backlog.ReadTimeout);
                 _decision = Decide(backlog, previous, _decision, deliveredBefore);
                 previous = backlog;
                 if (_lastFailure is not null)

@@ -34,6 +34,9 @@ internal sealed class DashboardResource() : Resource(ResourceName)
 
     public int? Pid => _process?.Pid;
 
+    /// <summary>The AppHost's resource service, handed to the dashboard once it is listening (before any resource starts).</summary>
+    internal Uri? ResourceServiceUrl { get; set; }
+
     /// <summary>The URL that logs a browser in: the frontend's <c>/login?t=&lt;dashboardToken&gt;</c>.</summary>
     public Uri LoginUrl(Secrets secrets) => new(FrontendUrl, $"/login?t={Uri.EscapeDataString(secrets.DashboardToken)}");
 
@@ -81,21 +84,33 @@ internal sealed class DashboardResource() : Resource(ResourceName)
     }
 
     /// <summary>The names Aspire's AppHost sets for its dashboard (DashboardEventHandlers, DashboardConfigNames).</summary>
-    internal Dictionary<string, string> EnvironmentFor(RunContext context) => new(StringComparer.Ordinal)
+    internal Dictionary<string, string> EnvironmentFor(RunContext context)
     {
-        ["ASPNETCORE_URLS"] = Text(FrontendUrl),
-        ["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = Text(OtlpGrpcUrl),
-        ["ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL"] = Text(OtlpHttpUrl),
-        ["DASHBOARD__OTLP__AUTHMODE"] = "ApiKey",
-        ["DASHBOARD__OTLP__PRIMARYAPIKEY"] = context.Secrets.OtlpApiKey,
-        ["DASHBOARD__FRONTEND__AUTHMODE"] = "BrowserToken",
-        ["DASHBOARD__FRONTEND__BROWSERTOKEN"] = context.Secrets.DashboardToken,
-        ["DASHBOARD__API__AUTHMODE"] = "ApiKey",
-        ["DASHBOARD__API__PRIMARYAPIKEY"] = context.Secrets.DashboardApiKey!,
-        // Aspire asks for json (its console view parses it); the AppHost prints lines as they come, so simple reads better.
-        ["LOGGING__CONSOLE__FORMATTERNAME"] = "simple",
-        // ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL and DASHBOARD__RESOURCESERVICECLIENT__* follow with the AppHost's resource service.
-    };
+        var env = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["ASPNETCORE_URLS"] = Text(FrontendUrl),
+            ["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = Text(OtlpGrpcUrl),
+            ["ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL"] = Text(OtlpHttpUrl),
+            ["DASHBOARD__OTLP__AUTHMODE"] = "ApiKey",
+            ["DASHBOARD__OTLP__PRIMARYAPIKEY"] = context.Secrets.OtlpApiKey,
+            ["DASHBOARD__FRONTEND__AUTHMODE"] = "BrowserToken",
+            ["DASHBOARD__FRONTEND__BROWSERTOKEN"] = context.Secrets.DashboardToken,
+            ["DASHBOARD__API__AUTHMODE"] = "ApiKey",
+            ["DASHBOARD__API__PRIMARYAPIKEY"] = context.Secrets.DashboardApiKey!,
+            // Aspire asks for json (its console view parses it); the AppHost prints lines as they come, so simple reads better.
+            ["LOGGING__CONSOLE__FORMATTERNAME"] = "simple",
+        };
+
+        // Kept by the dashboard for its resource pages (a later slice); it does not call the service yet.
+        if (ResourceServiceUrl is { } resourceService && context.Secrets.ResourceServiceApiKey is { } resourceServiceKey)
+        {
+            env["ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL"] = Text(resourceService);
+            env["DASHBOARD__RESOURCESERVICECLIENT__AUTHMODE"] = "ApiKey";
+            env["DASHBOARD__RESOURCESERVICECLIENT__APIKEY"] = resourceServiceKey;
+        }
+
+        return env;
+    }
 
     internal override Task StopAsync() => _process?.StopAsync() ?? Task.CompletedTask;
 

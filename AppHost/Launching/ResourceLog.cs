@@ -2,12 +2,17 @@ namespace Kiln.AppHost.Launching;
 
 /// <summary>
 /// A resource's console output: echoed to the AppHost's console prefixed with the resource name, and
-/// kept (the last lines) for whoever asks later.
+/// kept (the last lines, numbered from 1) for whoever asks later, or follows it as it is written
+/// (<see cref="Follow"/>: the resource service's console-log watchers).
 /// </summary>
 internal sealed class ResourceLog(string name, ConsoleSink sink)
 {
-    private const int Capacity = 2000;
-    private readonly Queue<(string Text, bool IsError)> _lines = new();
+    /// <summary>How many lines are kept; older ones are forgotten, their numbers with them.</summary>
+    public const int Capacity = 2000;
+
+    private readonly Queue<LogLine> _lines = new();
+    private readonly List<Action<LogLine>> _followers = [];
+    private long _written;
 
     public string Name { get; } = name;
 
@@ -20,7 +25,15 @@ internal sealed class ResourceLog(string name, ConsoleSink sink)
                 _lines.Dequeue();
             }
 
-            _lines.Enqueue((line, isError));
+            var numbered = new LogLine(++_written, line, isError);
+            _lines.Enqueue(numbered);
+
+            // Under the lock, so each follower sees the lines in order and none twice. A follower must not block
+            // (the resource service's hand the line to a bounded channel): a slow reader never holds up a process's output.
+            foreach (var follower in _followers)
+            {
+                follower(numbered);
+            }
         }
 
         sink.Write(Name, line, isError);
@@ -42,7 +55,34 @@ internal sealed class ResourceLog(string name, ConsoleSink sink)
             return [.. _lines.Where(l => l.IsError).Select(l => l.Text)];
         }
     }
+
+    /// <summary>
+    /// The kept lines, and from then on every new line handed to <paramref name="follower"/> (on the writer's thread;
+    /// it must not block) until the returned handle is disposed: nothing is missed or repeated between the two.
+    /// </summary>
+    public (IReadOnlyList<LogLine> Kept, IDisposable Subscription) Follow(Action<LogLine> follower)
+    {
+        lock (_lines)
+        {
+            _followers.Add(follower);
+            return ([.. _lines], new Unfollow(this, follower));
+        }
+    }
+
+    private sealed class Unfollow(ResourceLog log, Action<LogLine> follower) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (log._lines)
+            {
+                log._followers.Remove(follower);
+            }
+        }
+    }
 }
+
+/// <summary>One line of a resource's output: its number in the resource's output (from 1), its text, and whether it came from standard error.</summary>
+internal readonly record struct LogLine(long Number, string Text, bool IsError);
 
 /// <summary>The AppHost's console: one writer, lines prefixed and padded so columns line up.</summary>
 internal sealed class ConsoleSink(bool echo)

@@ -8,9 +8,9 @@ namespace Kiln.AppHost.Launching;
 /// group is ended, and the process is started again the same way (same arguments, so the same address
 /// and data) after a backoff of 1 s doubling to 30 s, reset after a minute of good health, then waited
 /// for until ready again. A stop request is never a crash, and a stop that races a restart ends the
-/// new process too.
+/// new process too. <paramref name="name"/> names it in the AppHost's messages; its output goes to <paramref name="log"/>.
 /// </summary>
-internal sealed class SupervisedProcess(string name, RunContext context, SupervisedProcess.Lifecycle lifecycle)
+internal sealed class SupervisedProcess(string name, ResourceLog log, RunContext context, SupervisedProcess.Lifecycle lifecycle)
 {
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan LongestBackoff = TimeSpan.FromSeconds(30);
@@ -39,13 +39,16 @@ internal sealed class SupervisedProcess(string name, RunContext context, Supervi
 
     public int Restarts { get; private set; }
 
+    /// <summary>When the current process was launched (the first, or the latest restart).</summary>
+    public DateTimeOffset? StartedAt { get; private set; }
+
     /// <summary>Launches the process, returns once it is ready, then supervises it.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var log = context.LogFor(name);
         _process = await lifecycle.Launch(log);
+        StartedAt = DateTimeOffset.UtcNow;
         await lifecycle.WaitUntilReady(_process, cancellationToken);
-        _supervision = SuperviseAsync(log);
+        _supervision = SuperviseAsync();
     }
 
     public async Task StopAsync()
@@ -67,7 +70,7 @@ internal sealed class SupervisedProcess(string name, RunContext context, Supervi
         }
     }
 
-    private async Task SuperviseAsync(ResourceLog log)
+    private async Task SuperviseAsync()
     {
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.Stopping);
         lock (_gate)
@@ -82,7 +85,7 @@ internal sealed class SupervisedProcess(string name, RunContext context, Supervi
 
         try
         {
-            await RestartAfterCrashesAsync(log, stopping.Token);
+            await RestartAfterCrashesAsync(stopping.Token);
         }
         finally
         {
@@ -93,7 +96,7 @@ internal sealed class SupervisedProcess(string name, RunContext context, Supervi
         }
     }
 
-    private async Task RestartAfterCrashesAsync(ResourceLog log, CancellationToken stopping)
+    private async Task RestartAfterCrashesAsync(CancellationToken stopping)
     {
         var backoff = FirstBackoff;
         var readyAt = DateTime.UtcNow;
@@ -137,6 +140,7 @@ internal sealed class SupervisedProcess(string name, RunContext context, Supervi
             }
 
             Restarts++;
+            StartedAt = DateTimeOffset.UtcNow;
             if (stopping.IsCancellationRequested)
             {
                 // A stop raced the restart and may have missed this process: end it here.

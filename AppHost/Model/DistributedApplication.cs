@@ -5,6 +5,7 @@ using Kiln.AppHost.Dashboard;
 using Kiln.AppHost.Health;
 using Kiln.AppHost.Launching;
 using Kiln.AppHost.Provisioning;
+using Kiln.AppHost.ResourceService;
 using Kiln.AppHost.Resources;
 
 namespace Kiln.AppHost.Model;
@@ -22,6 +23,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
     private readonly StateDirectory _state;
     private RunContext? _context;
     private IDisposable? _lock;
+    private ResourceServiceHost? _resourceService;
 
     // One stop or start of a single resource at a time: no double starts on one port.
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
@@ -33,6 +35,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
         _builder = builder;
         _state = new StateDirectory(builder.StateDirectory);
         ResourceNotifications = new ResourceNotificationService(this);
+        Health = new ResourceHealthMonitor(this);
     }
 
     /// <summary>Set by a test host: <see cref="Run"/> then hands the application over instead of running it.</summary>
@@ -44,6 +47,12 @@ internal sealed class DistributedApplication : IAsyncDisposable
     public IReadOnlyList<Resource> Resources => _builder.Resources;
 
     public ResourceNotificationService ResourceNotifications { get; }
+
+    /// <summary>Every running process's health, kept current (what the resource service shows).</summary>
+    internal ResourceHealthMonitor Health { get; }
+
+    /// <summary>The gRPC resource service a dashboard watches: its <c>Url</c> and <c>ApiKey</c>.</summary>
+    public ResourceServiceHost ResourceService => _resourceService ?? throw new InvalidOperationException("The application has not started.");
 
     /// <summary>Runs after everything stopped (a test host removes its state folder here).</summary>
     internal Action? AfterDispose { get; set; }
@@ -142,6 +151,9 @@ internal sealed class DistributedApplication : IAsyncDisposable
             IsDevelopment = _builder.IsDevelopment,
             ColorOutput = EchoOutput && !Console.IsOutputRedirected,
         };
+        _ = Health.RunAsync(_stopping.Token);
+        _resourceService = await ResourceServiceHost.StartAsync(this, cancellationToken);
+        _builder.Dashboard?.ResourceServiceUrl = _resourceService.Url;
 
         await new MachineProvisioner(console).EnsureAsync([.. Resources.SelectMany(r => r.Prerequisites(_context))], cancellationToken);
 
@@ -300,6 +312,11 @@ internal sealed class DistributedApplication : IAsyncDisposable
             await resource.ReleaseAsync();
         }
 
+        if (_resourceService is not null)
+        {
+            await _resourceService.DisposeAsync();
+        }
+
         _lock?.Dispose();
         _lifecycle.Dispose();
     }
@@ -340,6 +357,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
             Context.Say($"{dashboard.Name,-8} {dashboard.LoginUrl(Secrets)}");
         }
 
+        Context.Say($"resource service (gRPC) {ResourceService.Url.ToString().TrimEnd('/')}; its key: resourceServiceApiKey in secrets.json");
         Context.Say($"endpoints: {_state.EndpointsFile}; secrets (API keys): {_state.SecretsFile}");
         Context.Say("press Ctrl+C to stop everything");
     }

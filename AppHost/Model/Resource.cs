@@ -39,12 +39,51 @@ internal abstract class Resource(string name)
         internal set
         {
             field = value;
+            if (value is ResourceState.Exited or ResourceState.Finished or ResourceState.FailedToStart)
+            {
+                StoppedAt = DateTimeOffset.UtcNow;
+            }
+
+            if (value != ResourceState.Starting)
+            {
+                RecoveringFromCrash = false;
+            }
+
             StateChanged?.Invoke(this);
         }
     } = ResourceState.NotStarted;
 
     /// <summary>Raised on every state change, for <see cref="ResourceNotificationService"/>.</summary>
     internal event Action<Resource>? StateChanged;
+
+    /// <summary>
+    /// Raised when something shown about the resource changed without a state change (a replica of a project crashed
+    /// or came back, with a new process id): for the resource service, which then sends the resource again.
+    /// </summary>
+    internal event Action<Resource>? Changed;
+
+    internal void OnChanged() => Changed?.Invoke(this);
+
+    /// <summary>Starting because its process crashed and is being restarted, not because it was asked to start.</summary>
+    internal bool RecoveringFromCrash { get; private set; }
+
+    /// <summary>When it last stopped (on request, with the AppHost, or failing to start).</summary>
+    public DateTimeOffset? StoppedAt { get; private set; }
+
+    /// <summary>Its process while one runs (a backing service's server); a project's are its replicas'.</summary>
+    internal int? ProcessId => _supervised?.Pid;
+
+    /// <summary>Restarts after crashes, over every start of this resource in this AppHost run.</summary>
+    internal int Restarts => _restartsBefore + (_supervised?.Restarts ?? 0);
+
+    /// <summary>When its current process was launched.</summary>
+    internal DateTimeOffset? StartedAt => _supervised?.StartedAt;
+
+    /// <summary>Whether it can be stopped and started on request (not a database, which lives and dies with its server).</summary>
+    internal virtual bool CanStopAndStart => true;
+
+    private SupervisedProcess? _supervised;
+    private int _restartsBefore;
 
     /// <summary>Resources that must be healthy before this one starts.</summary>
     public IList<Resource> WaitsFor { get; } = [];
@@ -86,11 +125,14 @@ internal abstract class Resource(string name)
     /// restarting resource) until the restarted process is ready, then Running again.
     /// </summary>
     internal SupervisedProcess Supervise(RunContext context, Func<ResourceLog, Task<ChildProcess>> launch,
-        Func<ChildProcess, CancellationToken, Task> waitUntilReady, TimeSpan stopGrace, Action? crashed = null, Action? recovered = null) =>
-        new(Name, context, new SupervisedProcess.Lifecycle(launch, waitUntilReady, stopGrace)
+        Func<ChildProcess, CancellationToken, Task> waitUntilReady, TimeSpan stopGrace, Action? crashed = null, Action? recovered = null)
+    {
+        _restartsBefore = Restarts;
+        return _supervised = new(Name, context.LogFor(Name), context, new SupervisedProcess.Lifecycle(launch, waitUntilReady, stopGrace)
         {
             Crashed = _ =>
             {
+                RecoveringFromCrash = true;
                 State = ResourceState.Starting;
                 crashed?.Invoke();
             },
@@ -100,6 +142,7 @@ internal abstract class Resource(string name)
                 recovered?.Invoke();
             },
         });
+    }
 }
 
 /// <summary>A resource that services reach through <c>ConnectionStrings__{Name}</c>.</summary>

@@ -23,13 +23,18 @@ internal sealed record Secrets
 
     /// <summary>The Web's own Api key (admin scope, to acknowledge alerts): revocable apart from the operator's admin key, never sent to a browser.</summary>
     public string? WebApiKey { get; init; }
+
     /// <summary>The browser token of the dashboard's login URL (<c>/login?t=…</c>).</summary>
     public required string DashboardToken { get; init; }
 
     /// <summary>The dashboard's HTTP API key (<c>X-API-Key</c> on <c>/api/telemetry/…</c> and <c>/api/resources</c>).</summary>
     public string? DashboardApiKey { get; init; }
+
     public required string OperatorPassword { get; init; }
     public required string OtlpApiKey { get; init; }
+
+    /// <summary>What a dashboard presents to the AppHost's resource service (<c>x-resource-service-api-key</c>).</summary>
+    public string? ResourceServiceApiKey { get; init; }
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -45,15 +50,16 @@ internal sealed record Secrets
             try
             {
                 var loaded = JsonSerializer.Deserialize<Secrets>(File.ReadAllText(path), Json) ?? throw new JsonException("empty");
-                if (loaded.DatabasePassword is null || loaded.WebApiKey is null || loaded.DashboardApiKey is null)
+                if (loaded.DatabasePassword is null || loaded.WebApiKey is null || loaded.ResourceServiceApiKey is null || loaded.DashboardApiKey is null)
                 {
-                    // Written before the services had a database role (or the Web or the dashboard's API a key) of their own:
-                    // add what is missing, keep the rest.
+                    // Written before the services had a database role (or the Web, the resource service or the dashboard's API a
+                    // key) of their own: add what is missing, keep the rest.
                     loaded = loaded with
                     {
                         DatabasePassword = loaded.DatabasePassword ?? NewPassword(),
                         WebApiKey = loaded.WebApiKey ?? ApiKeyHash.NewKey(),
                         DashboardApiKey = loaded.DashboardApiKey ?? NewPassword(),
+                        ResourceServiceApiKey = loaded.ResourceServiceApiKey ?? NewPassword(),
                     };
                     OwnerOnlyFile.Write(path, JsonSerializer.Serialize(loaded, Json));
                 }
@@ -80,6 +86,7 @@ internal sealed record Secrets
             DashboardApiKey = NewPassword(),
             OperatorPassword = NewPassword(),
             OtlpApiKey = NewPassword(),
+            ResourceServiceApiKey = NewPassword(),
         };
 
         OwnerOnlyFile.Write(path, JsonSerializer.Serialize(secrets, Json));

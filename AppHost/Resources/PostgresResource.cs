@@ -158,6 +158,9 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
 
     internal override object? DescribeEndpoint() => Mode == ResourceMode.Existing ? null : new { endpoint = $"127.0.0.1:{Port}" };
 
+    internal override IReadOnlyList<(string Name, Uri Url)> Endpoints =>
+        Mode == ResourceMode.Local && Port != 0 ? [("tcp", new Uri($"tcp://127.0.0.1:{Port}"))] : [];
+
     private async Task CreateDatabasesAsync(string connectionString, CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(connectionString);
@@ -329,6 +332,9 @@ internal sealed class PostgresDatabaseResource(string name, string databaseName,
     internal override Task StopAsync() => Task.CompletedTask;
 
     internal override object? DescribeEndpoint() => null;
+
+    /// <summary>It has no process of its own: stopping it would stop nothing.</summary>
+    internal override bool CanStopAndStart => false;
 }
 
 internal static class PostgresResourceExtensions

@@ -32,28 +32,54 @@ internal sealed class ProjectReplica(ProjectResource project, int index, string 
 
     private int _restartsBefore;
 
+    /// <summary>When its current process was launched.</summary>
+    public DateTimeOffset? StartedAt => _process?.StartedAt;
+
+    /// <summary>Between a crash and the restarted process being ready again.</summary>
+    public bool Restarting { get; private set; }
+
+    /// <summary>The environment its process was last started with (the resource service shows it).</summary>
+    public IReadOnlyDictionary<string, string>? LaunchEnvironment { get; private set; }
+
     public async Task StartAsync(RunContext context, CancellationToken cancellationToken)
     {
         _restartsBefore = Restarts;
-        _process = new SupervisedProcess($"{DisplayName} (service.instance.id {InstanceId})", context, new SupervisedProcess.Lifecycle(
-            Launch: _ => LaunchAsync(context),
+        // Named in the AppHost's messages with its instance id; its output is the replica's own console log.
+        _process = new SupervisedProcess($"{DisplayName} (service.instance.id {InstanceId})", context.LogFor(DisplayName), context, new(
+            Launch: log => LaunchAsync(context, log),
             WaitUntilReady: (process, ct) =>
                 HealthProbe.WaitForHttpHealthyAsync(project.Name, new Uri(Url, "/health"), process.Exited, StartupDeadline, ct),
-            StopGrace: StopGrace));
+            StopGrace: StopGrace)
+        {
+            // The project's state is the project's; a replica's crash and return are still news for whoever watches it.
+            Crashed = _ =>
+            {
+                Restarting = true;
+                project.OnChanged();
+            },
+            Recovered = () =>
+            {
+                Restarting = false;
+                project.OnChanged();
+            },
+        });
+        Restarting = false;
         await _process.StartAsync(cancellationToken);
     }
 
     public Task StopAsync() => _process?.StopAsync() ?? Task.CompletedTask;
 
-    private Task<ChildProcess> LaunchAsync(RunContext context)
+    private Task<ChildProcess> LaunchAsync(RunContext context, ResourceLog log)
     {
+        var environment = project.EnvironmentFor(this, context);
+        LaunchEnvironment = environment;
         var spec = new ProcessSpec(DotnetHost.Path, ["exec", project.AssemblyPath])
         {
-            Environment = project.EnvironmentFor(this, context),
+            Environment = environment,
             NotInherited = ProjectResource.NotInherited,
             WorkingDirectory = Path.GetDirectoryName(project.AssemblyPath),
         };
-        return ChildProcess.StartAsync(spec, context.LogFor(DisplayName), context.Processes);
+        return ChildProcess.StartAsync(spec, log, context.Processes);
     }
 }
 

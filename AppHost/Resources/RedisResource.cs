@@ -89,6 +89,9 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
 
     internal override object? DescribeEndpoint() => _existing is null ? new { endpoint = $"127.0.0.1:{Port}" } : null;
 
+    internal override IReadOnlyList<(string Name, Uri Url)> Endpoints =>
+        _existing is null && Port != 0 ? [("tcp", new Uri($"tcp://127.0.0.1:{Port}"))] : [];
+
     /// <summary>Garnet as a dotnet tool, installed on first use; its server assembly is run directly.</summary>
     private static class GarnetServer
     {

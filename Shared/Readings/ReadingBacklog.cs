@@ -53,12 +53,17 @@ public sealed record ReadingBacklog(DateTimeOffset ReadAt, IReadOnlyList<Partiti
     }
 
     /// <summary>
-    /// Reads the topic's partitions, the group's committed offsets and both watermarks of every partition:
-    /// four requests to the broker, which every client (producer or consumer) can make.
+    /// Reads the topic's partitions, the group's committed offsets and both watermarks of every partition: four requests
+    /// to the broker. The commits are read through <paramref name="group"/>, a consumer configured with the group's
+    /// <c>group.id</c> (a member of the group, or a client that never subscribes and only reads them), not through the
+    /// admin API: in librdkafka 2.16 an admin request to a group's coordinator (<c>ListConsumerGroupOffsets</c>) that
+    /// cannot be sent, as while the broker is down, aborts the whole process on a failed assertion
+    /// (<c>rd_kafka_enq_once_del_source_return</c>, librdkafka issue #4605). The consumer's own request fails with an
+    /// error instead.
     /// </summary>
-    public static async Task<ReadingBacklog> ReadAsync(IAdminClient admin, string topic, string group, TimeSpan timeout)
+    public static async Task<ReadingBacklog> ReadAsync<TKey, TValue>(IAdminClient admin, IConsumer<TKey, TValue> group, string topic, TimeSpan timeout)
     {
-        // GetMetadata blocks; the others are asynchronous.
+        // GetMetadata and Committed block; the others are asynchronous.
         var metadata = await Task.Run(() => admin.GetMetadata(topic, timeout));
         var described = metadata.Topics.Single();
         if (described.Error.IsError)
@@ -69,13 +74,13 @@ public sealed record ReadingBacklog(DateTimeOffset ReadAt, IReadOnlyList<Partiti
         var partitions = described.Partitions.Select(p => new TopicPartition(topic, p.PartitionId)).ToList();
 
         // Commits first, the log's ends after: then no commit read can be past the end read, unless the log was lost.
-        var committed = await admin.ListConsumerGroupOffsetsAsync(
-            [new ConsumerGroupTopicPartitions(group, partitions)], new ListConsumerGroupOffsetsOptions { RequestTimeout = timeout });
+        var committed = await Task.Run(() => group.Committed(partitions, timeout));
         var start = ListOffsetsAsync(admin, partitions, OffsetSpec.Earliest(), timeout);
         var end = ListOffsetsAsync(admin, partitions, OffsetSpec.Latest(), timeout);
         await Task.WhenAll(start, end);
 
-        var committedOffsets = committed.Single().Partitions.ToDictionary(p => p.Partition.Value, p => p.Offset.Value);
+        // A partition without a commit comes back as Offset.Unset (-1001): negative, as PartitionBacklog expects.
+        var committedOffsets = committed.ToDictionary(p => p.Partition.Value, p => p.Offset.Value);
         return new ReadingBacklog(DateTimeOffset.UtcNow, [.. partitions.Select(p => new PartitionBacklog(
             p.Partition.Value, start.Result[p.Partition.Value], end.Result[p.Partition.Value], committedOffsets.GetValueOrDefault(p.Partition.Value, -1)))]);
     }

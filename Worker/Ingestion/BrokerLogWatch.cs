@@ -36,7 +36,7 @@ internal sealed class BrokerLogWatch(
         {
             try
             {
-                var now = await ReadingBacklog.ReadAsync(admin, Topology.Topics.Readings, Topology.WorkerConsumerGroup, Interval * 2);
+                var now = await ReadingBacklog.ReadAsync(admin, consumer, Topology.Topics.Readings, Interval * 2);
                 if (_last is { } before && now.Replaces(before) is { } cause)
                 {
                     Replaced(before, cause);

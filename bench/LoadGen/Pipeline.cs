@@ -300,12 +300,16 @@ internal static class Pipeline
 
     private static async Task WatchLagAsync(Platform platform, List<(double, long)> lag, Stopwatch clock, CancellationToken stop)
     {
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = platform.Kafka }).Build();
+        using var workerGroup = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
+        {
+            BootstrapServers = platform.Kafka, GroupId = Topology.WorkerConsumerGroup, EnableAutoCommit = false,
+        }).Build();
+        using var admin = new DependentAdminClientBuilder(workerGroup.Handle).Build();
         while (!stop.IsCancellationRequested)
         {
             try
             {
-                var backlog = await ReadingBacklog.ReadAsync(admin, Topology.Topics.Readings, Topology.WorkerConsumerGroup, TimeSpan.FromSeconds(2));
+                var backlog = await ReadingBacklog.ReadAsync(admin, workerGroup, Topology.Topics.Readings, TimeSpan.FromSeconds(2));
                 lock (lag)
                 {
                     lag.Add((clock.Elapsed.TotalSeconds, backlog.TotalLag));

@@ -85,7 +85,7 @@ public sealed class EnvironmentContractTests(PlatformFixture platform)
         var secrets = platform.App.Secrets;
         // The secrets the AppHost hands to some process (the others never leave secrets.json).
         string[] values = [secrets.PostgresPassword, secrets.DatabasePassword!, secrets.CachePassword, secrets.AdminApiKey, secrets.IngestApiKey,
-            secrets.ReadApiKey, secrets.WebApiKey!, secrets.OtlpApiKey, secrets.DashboardApiKey!];
+            secrets.ReadApiKey, secrets.WebApiKey!, secrets.OtlpApiKey, secrets.DashboardApiKey!, secrets.ResourceServiceApiKey!];
         Assert.Contains("apphost", platform.App.Context.Logs.Keys); // the AppHost's own lines are checked too
         var output = platform.App.Context.Logs.Values.SelectMany(log => log.Snapshot())
             .Append(await File.ReadAllTextAsync(Path.Combine(platform.StateDirectory, "endpoints.json")))
@@ -116,6 +116,8 @@ public sealed class EnvironmentContractTests(PlatformFixture platform)
         Assert.Equal(platform.App.Secrets.OtlpApiKey, env["DASHBOARD__OTLP__PRIMARYAPIKEY"]);
         Assert.Equal(platform.App.Secrets.DashboardToken, env["DASHBOARD__FRONTEND__BROWSERTOKEN"]);
         Assert.Equal(platform.App.Secrets.DashboardApiKey, env["DASHBOARD__API__PRIMARYAPIKEY"]);
+        Assert.Equal(platform.App.ResourceService.Url.ToString().TrimEnd('/'), env["ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL"]);
+        Assert.Equal(platform.App.ResourceService.ApiKey, env["DASHBOARD__RESOURCESERVICECLIENT__APIKEY"]);
 
         using var http = new HttpClient { BaseAddress = platform.App.Dashboard.OtlpHttpUrl };
         using var noKey = new ByteArrayContent([]);

@@ -168,11 +168,7 @@ internal sealed class IngestLoad(DistributedApplication app, ApiDriver api, stri
     /// Waits until the alert transitions recorded for this run's sensors are exactly those their acknowledged readings make
     /// (the rule applied to them in order, once), and every one is on kiln.alerts exactly once; returns how many there are.
     /// </summary>
-    /// <param name="toleratedDuplicates">
-    /// Null: a transition on kiln.alerts twice fails the run. Else it is handed the duplicates (id and offsets) instead; for
-    /// the broker outage only, where a copy has been seen once in three runs and its cause is not established yet.
-    /// </param>
-    public async Task<int> AwaitAlertsAsync(TimeSpan within, Action<List<string>>? toleratedDuplicates = null)
+    public async Task<int> AwaitAlertsAsync(TimeSpan within)
     {
         var expected = new List<string>();
         var rule = new AlertRule(null, ApiDriver.SensorRuleHigh, ApiDriver.SensorRuleHysteresis);
@@ -211,9 +207,7 @@ internal sealed class IngestLoad(DistributedApplication app, ApiDriver api, stri
         var produced = ProducedTransitions();
         var doubled = produced.GroupBy(p => p.Id).Where(g => g.Count() > 1)
             .Select(g => $"{g.Key} at offsets {string.Join("/", g.Select(p => p.Offset))}").ToList();
-        Assert.True(doubled.Count == 0 || toleratedDuplicates is not null,
-            $"transitions produced to kiln.alerts more than once: {string.Join(", ", doubled)}");
-        toleratedDuplicates?.Invoke(doubled);
+        Assert.True(doubled.Count == 0, $"transitions produced to kiln.alerts more than once: {string.Join(", ", doubled)}");
         Assert.Equal(recorded.Select(r => r.Id).Order(), produced.Select(p => p.Id).Distinct().Order());
         return expected.Count;
     }

@@ -30,18 +30,25 @@ public sealed class OffsetGapTests(PlatformFixture platform, ITestOutputHelper o
         Assert.Equal(HttpStatusCode.Accepted, (await api.PostReadingsAsync(ApiDriver.Readings(sensor, 1, _ => 0))).StatusCode);
         await Eventually.TrueAsync(async () => (await api.ReadAllAsync(sensor)).Count == 1, Deadline, "the first reading to be stored");
 
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = platform.App.Resource<KafkaResource>("kafka").ConnectionString }).Build();
+        // Reads the Worker group's commits as the Api does: with the group's id, never subscribing.
+        using var workerGroup = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
+        {
+            BootstrapServers = platform.App.Resource<KafkaResource>("kafka").ConnectionString,
+            GroupId = Topology.WorkerConsumerGroup,
+            EnableAutoCommit = false,
+        }).Build();
+        using var admin = new DependentAdminClientBuilder(workerGroup.Handle).Build();
         // Stored comes before committed: stop the Worker only once its offsets say so too.
-        await Eventually.TrueAsync(async () => (await BacklogAsync(admin)).TotalLag == 0, Deadline, "the Worker to commit what it stored");
+        await Eventually.TrueAsync(async () => (await BacklogAsync(admin, workerGroup)).TotalLag == 0, Deadline, "the Worker to commit what it stored");
         await platform.App.StopResourceAsync("worker");
         PartitionBacklog gap;
         try
         {
-            var before = await BacklogAsync(admin);
+            var before = await BacklogAsync(admin, workerGroup);
             // Ten more, one a second after the first: the Worker is stopped, so they wait on the broker.
             var readings = Enumerable.Range(1, 10).Select(i => new { sensorId = sensor, timestamp = DateTimeOffset.UtcNow.AddMinutes(-5).AddSeconds(i), value = (double)i });
             Assert.Equal(HttpStatusCode.Accepted, (await api.PostReadingsAsync(readings.ToArray())).StatusCode);
-            var after = await BacklogAsync(admin);
+            var after = await BacklogAsync(admin, workerGroup);
             gap = after.Partitions.Single(p => p.LogEnd - before.Partitions.Single(b => b.Partition == p.Partition).LogEnd == 10);
             Assert.Equal(10, gap.Lag);
 
@@ -69,8 +76,8 @@ public sealed class OffsetGapTests(PlatformFixture platform, ITestOutputHelper o
             StringComparison.Ordinal);
     }
 
-    private static Task<ReadingBacklog> BacklogAsync(IAdminClient admin) =>
-        ReadingBacklog.ReadAsync(admin, Topology.Topics.Readings, Topology.WorkerConsumerGroup, TimeSpan.FromSeconds(10));
+    private static Task<ReadingBacklog> BacklogAsync(IAdminClient admin, IConsumer<Ignore, Ignore> workerGroup) =>
+        ReadingBacklog.ReadAsync(admin, workerGroup, Topology.Topics.Readings, TimeSpan.FromSeconds(10));
 
     private IEnumerable<string> WorkerErrors() =>
         platform.App.Context.Logs.Where(l => l.Key.StartsWith("worker", StringComparison.Ordinal)).SelectMany(l => l.Value.Snapshot());
