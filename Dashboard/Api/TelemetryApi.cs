@@ -47,7 +47,7 @@ internal static class TelemetryApi
         var spanQuery = new SpanQuery(query.ResourceNames, query.TraceId, query.HasError);
         if (query.Follow)
         {
-            await StreamAsync(context, store.WatchSpansAsync(spanQuery, context.RequestAborted), span => OtlpJson.ToTracesData([span]));
+            await StreamAsync(context, stop => store.WatchSpansAsync(spanQuery, stop), span => OtlpJson.ToTracesData([span]));
             return Results.Empty;
         }
 
@@ -67,7 +67,7 @@ internal static class TelemetryApi
         var logQuery = new LogQuery(query.ResourceNames, query.TraceId, query.MinSeverity);
         if (query.Follow)
         {
-            await StreamAsync(context, store.WatchLogsAsync(logQuery, context.RequestAborted), log => OtlpJson.ToLogsData([log]));
+            await StreamAsync(context, stop => store.WatchLogsAsync(logQuery, stop), log => OtlpJson.ToLogsData([log]));
             return Results.Empty;
         }
 
@@ -110,26 +110,31 @@ internal static class TelemetryApi
                 detail: $"No trace '{traceId}' is stored (it may have been pushed out by newer ones, or cleared).");
     }
 
-    /// <summary>NDJSON until the client goes: each item one line of OTLP/JSON, flushed as it comes.</summary>
-    private static async Task StreamAsync<T>(HttpContext context, IAsyncEnumerable<T> items, Func<T, IMessage> toMessage)
+    /// <summary>
+    /// NDJSON until the client goes or the dashboard stops (a follow never holds up a shutdown): each item one line of
+    /// OTLP/JSON, flushed as it comes.
+    /// </summary>
+    private static async Task StreamAsync<T>(HttpContext context, Func<CancellationToken, IAsyncEnumerable<T>> watch, Func<T, IMessage> toMessage)
     {
+        var stopping = context.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+        using var end = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
         context.Response.ContentType = NdJson;
         context.Response.Headers.CacheControl = "no-cache";
         try
         {
             // Headers now, not with the first item: a client waiting for a quiet resource knows the stream is open.
-            await context.Response.StartAsync(context.RequestAborted);
-            await context.Response.Body.FlushAsync(context.RequestAborted);
-            await foreach (var item in items)
+            await context.Response.StartAsync(end.Token);
+            await context.Response.Body.FlushAsync(end.Token);
+            await foreach (var item in watch(end.Token))
             {
-                await context.Response.Body.WriteAsync(OtlpJson.Line(toMessage(item)), context.RequestAborted);
-                await context.Response.Body.WriteAsync("\n"u8.ToArray(), context.RequestAborted);
-                await context.Response.Body.FlushAsync(context.RequestAborted);
+                await context.Response.Body.WriteAsync(OtlpJson.Line(toMessage(item)), end.Token);
+                await context.Response.Body.WriteAsync("\n"u8.ToArray(), end.Token);
+                await context.Response.Body.FlushAsync(end.Token);
             }
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (end.IsCancellationRequested)
         {
-            // The client closed the stream: the normal end of a follow.
+            // The client closed the stream, or the dashboard is stopping: the normal ends of a follow.
         }
     }
 }

@@ -126,5 +126,5 @@ internal sealed record LogQuery(IReadOnlyCollection<string>? ResourceNames = nul
         && (MinSeverity is null || log.Record.SeverityNumber >= MinSeverity);
 }
 
-/// <summary>How much of each signal is held now, and how much was received and dropped (paused, or pushed out by a limit).</summary>
+/// <summary>How much of each signal is held now, and how many resources have reported.</summary>
 internal sealed record TelemetryCounts(int Logs, int Traces, int Spans, int MetricPoints, int Instruments, int Resources);

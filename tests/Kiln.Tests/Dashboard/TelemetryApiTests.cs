@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using Google.Protobuf;
@@ -139,6 +140,20 @@ public sealed class TelemetryApiTests : IAsyncLifetime
 
         var logLine = Parser.Parse<LogsData>(OtlpJson.ToProtoJson((await logLines.ReadLineAsync(timeout.Token))!));
         Assert.Equal("log 5", logLine.ResourceLogs[0].ScopeLogs[0].LogRecords[0].Body.StringValue);
+    }
+
+    [Fact]
+    public async Task A_follow_ends_when_the_dashboard_stops_and_does_not_hold_up_its_stop()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var spans = await _api.GetAsync("/api/telemetry/spans?follow=true", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        using var lines = new StreamReader(await spans.Content.ReadAsStreamAsync(timeout.Token));
+        var ended = lines.ReadToEndAsync(timeout.Token);
+
+        var stopping = Stopwatch.StartNew();
+        await _dashboard.App.StopAsync(timeout.Token);
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(10), $"the stop took {stopping.Elapsed.TotalSeconds:0.0} s (the host's own limit is 30 s)");
+        Assert.Equal("", await ended); // the stream ended, empty: nothing was stored
     }
 
     [Fact]
