@@ -9,14 +9,17 @@ using Microsoft.AspNetCore.Http.Features;
 namespace Kiln.Dashboard.Otlp.Http;
 
 /// <summary>
-/// OTLP/HTTP with binary protobuf: <c>POST /v1/traces</c>, <c>/v1/logs</c>, <c>/v1/metrics</c> on the OTLP/HTTP
-/// listener only. A missing or wrong <c>x-otlp-api-key</c> is 401, another content type 415, a body over 4 MB 413, a
-/// body that is not the signal's export request 400 — each as problem details. Success is the empty export response.
+/// OTLP/HTTP: <c>POST /v1/traces</c>, <c>/v1/logs</c>, <c>/v1/metrics</c> on the OTLP/HTTP listener only, in binary
+/// protobuf (<c>application/x-protobuf</c>) or OTLP/JSON (<c>application/json</c>, hex ids), answered in the same
+/// encoding. A missing or wrong <c>x-otlp-api-key</c> is 401, another content type 415, a body over 4 MB 413, a body
+/// that is not the signal's export request 400 — each as problem details. Success is the empty export response.
 /// </summary>
 internal static class OtlpHttpEndpoints
 {
     public const long MaxBodyBytes = 4 * 1024 * 1024;
     private const string Protobuf = "application/x-protobuf";
+    private const string Json = "application/json";
+    private static readonly JsonParser JsonParser = new(JsonParser.Settings.Default.WithIgnoreUnknownFields(true));
 
     public static IEndpointRouteBuilder MapOtlpHttp(this IEndpointRouteBuilder endpoints)
     {
@@ -31,7 +34,7 @@ internal static class OtlpHttpEndpoints
     }
 
     private static async Task<IResult> ReceiveAsync<TRequest>(HttpContext context, OtlpApiKey key, MessageParser<TRequest> parser,
-        Action<TRequest> store, IMessage response) where TRequest : IMessage<TRequest>
+        Action<TRequest> store, IMessage response) where TRequest : IMessage<TRequest>, new()
     {
         if (!key.Accepts(context.Request.Headers[OtlpApiKey.HeaderName]))
         {
@@ -39,10 +42,12 @@ internal static class OtlpHttpEndpoints
                 detail: $"A valid {OtlpApiKey.HeaderName} header is required.");
         }
 
-        if (!string.Equals(context.Request.ContentType?.Split(';')[0].Trim(), Protobuf, StringComparison.OrdinalIgnoreCase))
+        var mediaType = context.Request.ContentType?.Split(';')[0].Trim();
+        var isJson = string.Equals(mediaType, Json, StringComparison.OrdinalIgnoreCase);
+        if (!isJson && !string.Equals(mediaType, Protobuf, StringComparison.OrdinalIgnoreCase))
         {
             return Results.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type",
-                detail: $"Only {Protobuf} (OTLP/HTTP binary protobuf) is accepted; the content type was '{context.Request.ContentType}'.");
+                detail: $"OTLP/HTTP takes {Protobuf} or {Json}; the content type was '{context.Request.ContentType}'.");
         }
 
         if (context.Request.ContentLength > MaxBodyBytes)
@@ -68,16 +73,18 @@ internal static class OtlpHttpEndpoints
         TRequest request;
         try
         {
-            request = parser.ParseFrom(body.GetBuffer().AsSpan(0, (int)body.Length));
+            request = isJson
+                ? JsonParser.Parse<TRequest>(Api.OtlpJson.ToProtoJson(System.Text.Encoding.UTF8.GetString(body.GetBuffer(), 0, (int)body.Length)))
+                : parser.ParseFrom(body.GetBuffer().AsSpan(0, (int)body.Length));
         }
-        catch (InvalidProtocolBufferException ex)
+        catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidJsonException or System.Text.Json.JsonException or FormatException)
         {
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad request",
                 detail: $"The body is not an OTLP {typeof(TRequest).Name}: {ex.Message}");
         }
 
         store(request);
-        return Results.Bytes(response.ToByteArray(), Protobuf);
+        return isJson ? Results.Text(JsonFormatter.Default.Format(response), Json) : Results.Bytes(response.ToByteArray(), Protobuf);
     }
 
     private static IResult TooLarge() => Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Payload too large",

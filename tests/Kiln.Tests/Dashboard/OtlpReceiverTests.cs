@@ -109,9 +109,14 @@ public sealed class OtlpReceiverTests : IAsyncLifetime
 
         using var http = new HttpClient { BaseAddress = _dashboard.App.OtlpHttpUrl };
         http.DefaultRequestHeaders.Add("x-otlp-api-key", _dashboard.OtlpKey);
-        using (var json = await http.PostAsync("/v1/traces", new StringContent("{}", MediaTypeHeaderValue.Parse("application/json"))))
+        using (var text = await http.PostAsync("/v1/traces", new StringContent("{}", MediaTypeHeaderValue.Parse("text/plain"))))
         {
-            await AssertProblemAsync(json, HttpStatusCode.UnsupportedMediaType);
+            await AssertProblemAsync(text, HttpStatusCode.UnsupportedMediaType);
+        }
+
+        using (var badJson = await http.PostAsync("/v1/traces", new StringContent("{\"resourceSpans\":[{", MediaTypeHeaderValue.Parse("application/json"))))
+        {
+            await AssertProblemAsync(badJson, HttpStatusCode.BadRequest);
         }
 
         using (var garbage = await http.PostAsync("/v1/logs", Protobuf([0xff, 0xff, 0xff, 0xff])))
@@ -128,6 +133,27 @@ public sealed class OtlpReceiverTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
         Assert.Equal("application/x-protobuf", accepted.Content.Headers.ContentType?.MediaType);
         Assert.Single(_dashboard.App.Store.GetSpans(new SpanQuery()));
+    }
+
+    [Fact]
+    public async Task Http_takes_otlp_json_with_hex_ids_as_browser_and_javascript_exporters_send_it()
+    {
+        var traceId = OtlpMessages.TraceId(9);
+        var export = OtlpMessages.Traces("browser", [OtlpMessages.Span(traceId, 0, "click")]);
+        var json = Kiln.Dashboard.Api.OtlpJson.Line(export); // OTLP/JSON: hex ids, integer enums
+        Assert.Contains(Convert.ToHexStringLower(traceId), System.Text.Encoding.UTF8.GetString(json), StringComparison.Ordinal);
+        using var http = new HttpClient { BaseAddress = _dashboard.App.OtlpHttpUrl };
+        http.DefaultRequestHeaders.Add("x-otlp-api-key", _dashboard.OtlpKey);
+        using var content = new ByteArrayContent(json);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+
+        using var response = await http.PostAsync("/v1/traces", content);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var stored = Assert.Single(_dashboard.App.Store.GetSpans(new SpanQuery()));
+        Assert.Equal(export.ResourceSpans[0].ScopeSpans[0].Spans[0], stored.Span);
+        Assert.Equal("browser", stored.Resource.Name);
     }
 
     [Fact]

@@ -124,8 +124,8 @@ public sealed class EnvironmentContractTests(PlatformFixture platform)
         noKey.Headers.ContentType = new("application/x-protobuf");
         Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await http.PostAsync("/v1/traces", noKey)).StatusCode);
 
-        using var json = new HttpRequestMessage(HttpMethod.Post, "/v1/traces") { Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json") };
-        json.Headers.Add("x-otlp-api-key", platform.App.Secrets.OtlpApiKey);
-        Assert.Equal(System.Net.HttpStatusCode.UnsupportedMediaType, (await http.SendAsync(json)).StatusCode);
+        using var text = new HttpRequestMessage(HttpMethod.Post, "/v1/traces") { Content = new StringContent("{}", System.Text.Encoding.UTF8, "text/plain") };
+        text.Headers.Add("x-otlp-api-key", platform.App.Secrets.OtlpApiKey);
+        Assert.Equal(System.Net.HttpStatusCode.UnsupportedMediaType, (await http.SendAsync(text)).StatusCode);
     }
 }
