@@ -35,7 +35,7 @@ internal sealed class PlantFeeder(IngestClient api, IOptions<SimulatorOptions> o
         var next = time.GetUtcNow();
         var maxBacklogTicks = Math.Max(1, (int)(settings.MaxBacklog / Tick)) * DemoPlant.Sensors.Count;
         using var timer = new PeriodicTimer(Tick, time);
-        var announced = simulation.Excursion;
+        Excursion? announced = null;
         do
         {
             // One tick per second of wall time, even when a slow POST made the timer skip a beat.
@@ -50,7 +50,7 @@ internal sealed class PlantFeeder(IngestClient api, IOptions<SimulatorOptions> o
                 next += Tick;
             }
 
-            if (simulation.Excursion != announced && simulation.Tick >= simulation.Excursion.StartTick)
+            if (simulation.Excursion != announced && simulation.Tick > simulation.Excursion.StartTick)
             {
                 announced = simulation.Excursion;
                 logger.LogInformation("Excursion: {Sensor} goes to {Peak} and back over {Seconds} s", announced.SensorId, announced.Peak, Excursion.LengthSeconds);
@@ -88,6 +88,7 @@ internal sealed class PlantFeeder(IngestClient api, IOptions<SimulatorOptions> o
             while (true)
             {
                 IngestAnswer answer;
+                var sent = time.GetUtcNow();
                 try
                 {
                     answer = await api.PutSensorAsync(sensor, stoppingToken);
@@ -100,7 +101,7 @@ internal sealed class PlantFeeder(IngestClient api, IOptions<SimulatorOptions> o
 
                 if (answer is IngestAnswer.NotNow notNow)
                 {
-                    NoteOutage(notNow.Reason);
+                    NoteOutage(notNow.Reason, sent);
                     await Task.Delay(notNow.RetryAfter ?? delay, time, stoppingToken);
                     delay = Min(delay * 2, MaxBackoff);
                     continue;
@@ -124,11 +125,12 @@ internal sealed class PlantFeeder(IngestClient api, IOptions<SimulatorOptions> o
         while (_pending.Count > 0)
         {
             var batch = _pending.Take(MaxBatch).ToList();
+            var sent = time.GetUtcNow();
             var answer = await api.PostReadingsAsync(batch, stoppingToken);
             switch (answer)
             {
                 case IngestAnswer.NotNow notNow:
-                    NoteOutage(notNow.Reason);
+                    NoteOutage(notNow.Reason, sent);
                     _backoff = _backoff == TimeSpan.Zero ? TimeSpan.FromSeconds(1) : Min(_backoff * 2, MaxBackoff);
                     _retryAt = now + (notNow.RetryAfter is { } retryAfter && retryAfter > _backoff ? retryAfter : _backoff);
                     return;
@@ -150,13 +152,13 @@ internal sealed class PlantFeeder(IngestClient api, IOptions<SimulatorOptions> o
         }
     }
 
-    private void NoteOutage(string reason)
+    private void NoteOutage(string reason, DateTimeOffset since)
     {
         if (_outageSince is null)
         {
             logger.LogWarning("The Api cannot take readings ({Reason}); the plant keeps running and its readings wait (up to {Backlog}), retrying with backoff",
                 reason, options.Value.MaxBacklog);
-            _outageSince = time.GetUtcNow();
+            _outageSince = since;
         }
     }
 
