@@ -198,7 +198,7 @@ public sealed class WebTests(PlatformFixture platform, ITestOutputHelper output)
         Assert.Contains("<svg class=\"chart\"", html, StringComparison.Ordinal);
         Assert.Contains("class=\"threshold\"", html, StringComparison.Ordinal); // the high threshold's line
         Assert.Contains("<dt>High</dt><dd>100</dd>", html, StringComparison.Ordinal);
-        Assert.Contains("<td>open</td>", html, StringComparison.Ordinal);
+        Assert.Contains("<td data-label=\"State\">open</td>", html, StringComparison.Ordinal);
     }
 
     [Fact]
