@@ -14,12 +14,9 @@ internal sealed class PlantFeeder(IngestClient api, IOptions<SimulatorOptions> o
 {
     private const int MaxBatch = 5000; // the Api's default batch limit
     private static readonly TimeSpan Tick = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
     private readonly Queue<PlantReading> _pending = new();
-    private TimeSpan _backoff = TimeSpan.Zero;
-    private DateTimeOffset _retryAt = DateTimeOffset.MinValue;
-    private DateTimeOffset? _outageSince;
+    private readonly ApiBackoff _backoff = new();
     private long _dropped;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -62,17 +59,17 @@ internal sealed class PlantFeeder(IngestClient api, IOptions<SimulatorOptions> o
                 _dropped++;
             }
 
-            if (now >= _retryAt)
+            if (_backoff.MaySend(now))
             {
                 try
                 {
-                    await SendPendingAsync(now, stoppingToken);
+                    await SendPendingAsync(stoppingToken);
                 }
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
                     // Nothing the Api or the network does may stop the plant; the AppHost would only restart it.
-                    logger.LogError(ex, "Sending readings failed unexpectedly; retrying in {Seconds} s", MaxBackoff.TotalSeconds);
-                    _retryAt = now + MaxBackoff;
+                    logger.LogError(ex, "Sending readings failed unexpectedly; retrying with backoff");
+                    NoteFailure(ex.Message, now, null);
                 }
             }
         }
@@ -84,7 +81,6 @@ internal sealed class PlantFeeder(IngestClient api, IOptions<SimulatorOptions> o
     {
         foreach (var sensor in DemoPlant.Sensors)
         {
-            var delay = TimeSpan.FromSeconds(1);
             while (true)
             {
                 IngestAnswer answer;
@@ -96,14 +92,13 @@ internal sealed class PlantFeeder(IngestClient api, IOptions<SimulatorOptions> o
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
                     logger.LogError(ex, "Declaring sensor {Sensor} failed unexpectedly", sensor.Id);
-                    answer = new IngestAnswer.NotNow(ex.Message, MaxBackoff);
+                    answer = new IngestAnswer.NotNow(ex.Message, null);
                 }
 
                 if (answer is IngestAnswer.NotNow notNow)
                 {
-                    NoteOutage(notNow.Reason, sent);
-                    await Task.Delay(notNow.RetryAfter ?? delay, time, stoppingToken);
-                    delay = Min(delay * 2, MaxBackoff);
+                    NoteFailure(notNow.Reason, sent, notNow.RetryAfter);
+                    await Task.Delay(_backoff.RetryAt - time.GetUtcNow() is { Ticks: > 0 } wait ? wait : TimeSpan.Zero, time, stoppingToken);
                     continue;
                 }
 
@@ -120,7 +115,7 @@ internal sealed class PlantFeeder(IngestClient api, IOptions<SimulatorOptions> o
         logger.LogInformation("Declared {Count} sensors of {Site}", DemoPlant.Sensors.Count, DemoPlant.Site);
     }
 
-    private async Task SendPendingAsync(DateTimeOffset now, CancellationToken stoppingToken)
+    private async Task SendPendingAsync(CancellationToken stoppingToken)
     {
         while (_pending.Count > 0)
         {
@@ -130,9 +125,7 @@ internal sealed class PlantFeeder(IngestClient api, IOptions<SimulatorOptions> o
             switch (answer)
             {
                 case IngestAnswer.NotNow notNow:
-                    NoteOutage(notNow.Reason, sent);
-                    _backoff = _backoff == TimeSpan.Zero ? TimeSpan.FromSeconds(1) : Min(_backoff * 2, MaxBackoff);
-                    _retryAt = now + (notNow.RetryAfter is { } retryAfter && retryAfter > _backoff ? retryAfter : _backoff);
+                    NoteFailure(notNow.Reason, sent, notNow.RetryAfter);
                     return;
                 case IngestAnswer.Refused refused:
                     // A batch the Api will never take (a bug here): drop it rather than send it for ever.
@@ -152,31 +145,25 @@ internal sealed class PlantFeeder(IngestClient api, IOptions<SimulatorOptions> o
         }
     }
 
-    private void NoteOutage(string reason, DateTimeOffset since)
+    private void NoteFailure(string reason, DateTimeOffset sent, TimeSpan? retryAfter)
     {
-        if (_outageSince is null)
+        if (_backoff.Failed(sent, time.GetUtcNow(), retryAfter))
         {
             logger.LogWarning("The Api cannot take readings ({Reason}); the plant keeps running and its readings wait (up to {Backlog}), retrying with backoff",
                 reason, options.Value.MaxBacklog);
-            _outageSince = since;
         }
     }
 
     private void NoteRecovery()
     {
-        if (_outageSince is { } since)
+        if (_backoff.Succeeded(time.GetUtcNow()) is { } lasted)
         {
             logger.LogInformation("The Api answers again after {Seconds:0} s; {Dropped} readings older than the backlog were dropped meanwhile",
-                (time.GetUtcNow() - since).TotalSeconds, _dropped);
+                lasted.TotalSeconds, _dropped);
         }
 
-        _outageSince = null;
-        _backoff = TimeSpan.Zero;
-        _retryAt = DateTimeOffset.MinValue;
         _dropped = 0;
     }
 
     private static int Seconds(TimeSpan span) => (int)Math.Round(span.TotalSeconds);
-
-    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }
