@@ -37,6 +37,11 @@ internal sealed class PlantFeeder(IngestClient api, IOptions<SimulatorOptions> o
         {
             // One tick per second of wall time, even when a slow POST made the timer skip a beat.
             var now = time.GetUtcNow();
+            if (now - next > settings.MaxBacklog)
+            {
+                next = now - settings.MaxBacklog; // a suspended process: what it missed beyond the backlog would be dropped anyway
+            }
+
             while (next <= now)
             {
                 foreach (var reading in simulation.Step(next))
