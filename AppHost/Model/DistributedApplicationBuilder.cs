@@ -5,7 +5,8 @@ namespace Kiln.AppHost.Model;
 
 /// <summary>
 /// Declares the system: <c>Add*</c> resources, references and waits, then <see cref="Build"/>. The
-/// command line takes <c>--fresh</c> (wipe <c>.apphost/</c> first) and <c>--state-dir DIR</c>.
+/// command line takes <c>--fresh</c> (wipe <c>.apphost/</c> first), <c>--no-simulator</c> (sets
+/// <c>Kiln:Simulator:Enabled</c> to false) and <c>--state-dir DIR</c>.
 /// </summary>
 internal sealed class DistributedApplicationBuilder
 {
@@ -14,14 +15,18 @@ internal sealed class DistributedApplicationBuilder
     private DistributedApplicationBuilder(string[] args)
     {
         Fresh = args.Contains("--fresh");
-        var remaining = args.Where(a => a != "--fresh").ToArray();
+        var remaining = args.Where(a => a is not "--fresh" and not NoSimulator).ToArray();
         Configuration = new ConfigurationBuilder()
             .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
             .AddEnvironmentVariables()
             .AddCommandLine(remaining, new Dictionary<string, string> { ["--state-dir"] = "Kiln:StateDirectory" })
+            .AddInMemoryCollection(args.Contains(NoSimulator) ? [KeyValuePair.Create("Kiln:Simulator:Enabled", (string?)"false")] : [])
             .Build();
         StateDirectory = Configuration["Kiln:StateDirectory"] ?? Provisioning.StateDirectory.DefaultRoot();
     }
+
+    /// <summary>The switch that leaves the demo plant out (tests always pass it).</summary>
+    public const string NoSimulator = "--no-simulator";
 
     public static DistributedApplicationBuilder CreateBuilder(string[] args) => new(args);
 
