@@ -2,6 +2,7 @@ using Kiln.AppHost.Model;
 using Kiln.AppHost.Resources;
 using Kiln.Shared;
 using Kiln.Shared.Security;
+using Microsoft.Extensions.Configuration;
 using static Kiln.Shared.Topology;
 
 var builder = DistributedApplicationBuilder.CreateBuilder(args);
@@ -23,6 +24,7 @@ var api = builder.AddProject(Resources.Api, "Kiln.Api")
     .WithEnvironment("Kiln__BootstrapKeys__Ingest", run => ApiKeyHash.Compute(run.Secrets.IngestApiKey))
     .WithEnvironment("Kiln__BootstrapKeys__Read", run => ApiKeyHash.Compute(run.Secrets.ReadApiKey))
     .WithEnvironment("Kiln__BootstrapKeys__Web", run => ApiKeyHash.Compute(run.Secrets.WebApiKey!))
+    .WithEnvironment("Kiln__BootstrapKeys__Simulator", run => ApiKeyHash.Compute(run.Secrets.SimulatorApiKey!))
     .WithEnvironment(builder.Configuration.GetSection("Kiln:RateLimits")); // e.g. --Kiln:RateLimits:Ingest:PermitsPerSecond=500
 
 builder.AddProject(Resources.Worker, "Kiln.Worker")
@@ -36,6 +38,15 @@ var web = builder.AddProject(Resources.Web, "Kiln.Web")
     .WithReference(cache).WaitFor(cache)
     .WithEnvironment("Kiln__Api__Key", run => run.Secrets.WebApiKey!)
     .WithEnvironment("Kiln__Web__OperatorPasswordHash", run => OperatorPassword.Hash(run.Secrets.OperatorPassword));
+
+// The demo cement plant, streaming through the Api with a key of its own; leave it out with --no-simulator (tests always do).
+if (builder.Configuration.GetValue("Kiln:Simulator:Enabled", defaultValue: true))
+{
+    builder.AddProject(Resources.Simulator, "Kiln.Simulator")
+        .WithReference(api).WaitFor(api)
+        .WithEnvironment("Kiln__Api__Key", run => run.Secrets.SimulatorApiKey!)
+        .WithEnvironment(builder.Configuration.GetSection("Kiln:Simulator")); // e.g. --Kiln:Simulator:Seed=7
+}
 
 // CORS: the one browser origin the Api answers. A value, not a reference: the Web waits for the Api, never the reverse.
 api.WithEnvironment("Kiln__Cors__Origins__0", web.GetEndpoint("http"));

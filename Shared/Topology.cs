@@ -12,6 +12,7 @@ public static class Topology
         public const string Api = "api";
         public const string Worker = "worker";
         public const string Web = "web";
+        public const string Simulator = "simulator";
     }
 
     public static class Topics

@@ -31,7 +31,7 @@ def main():
     state = tempfile.mkdtemp(prefix="kiln-web-bench-", dir="/var/tmp")
     os.chmod(state, 0o755)
     apphost = os.path.join(ROOT, "AppHost", "bin", "Debug", "net10.0", "Kiln.AppHost")
-    process = subprocess.Popen([apphost, "--state-dir", state], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen([apphost, "--state-dir", state, "--no-simulator"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     try:
         endpoints_file = os.path.join(state, "endpoints.json")
         end = time.monotonic() + 120

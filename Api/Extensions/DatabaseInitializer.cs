@@ -6,13 +6,23 @@ namespace Kiln.Api.Extensions;
 
 /// <summary>
 /// At start: applies the schema migrations (under their advisory lock) and stores the AppHost's
-/// bootstrap keys, given as hashes in <c>Kiln:BootstrapKeys:{Admin,Ingest,Read,Web}</c> (the Web's key is admin-scoped, to acknowledge alerts, but its own). Retries while
+/// bootstrap keys, given as hashes in <c>Kiln:BootstrapKeys:{Admin,Ingest,Read,Web,Simulator}</c> (the Web's key is admin-scoped, to acknowledge
+/// alerts, but its own; the simulator's may ingest and, to declare its plant's sensors, administer). Retries while
 /// the database is not reachable yet; the service reports ready only once this has succeeded.
 /// </summary>
 internal sealed class DatabaseInitializer(
     SchemaMigrator migrator, ApiKeyStore keys, DatabaseReadiness readiness, IConfiguration configuration, ILogger<DatabaseInitializer> logger)
     : BackgroundService
 {
+    private static readonly (string Name, string Label, string[] Scopes)[] BootstrapKeys =
+    [
+        ("Admin", "admin", [ApiKeyScopes.Admin]),
+        ("Ingest", "ingest", [ApiKeyScopes.Ingest]),
+        ("Read", "read", [ApiKeyScopes.Read]),
+        ("Web", "web", [ApiKeyScopes.Admin]),
+        ("Simulator", "simulator", [ApiKeyScopes.Ingest, ApiKeyScopes.Admin]),
+    ];
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var delay = TimeSpan.FromMilliseconds(200);
@@ -21,11 +31,11 @@ internal sealed class DatabaseInitializer(
             try
             {
                 await migrator.MigrateAsync(stoppingToken);
-                foreach (var (name, label, scope) in new[] { ("Admin", "admin", ApiKeyScopes.Admin), ("Ingest", "ingest", ApiKeyScopes.Ingest), ("Read", "read", ApiKeyScopes.Read), ("Web", "web", ApiKeyScopes.Admin) })
+                foreach (var (name, label, scopes) in BootstrapKeys)
                 {
                     if (configuration[$"Kiln:BootstrapKeys:{name}"] is { Length: > 0 } hash)
                     {
-                        await keys.EnsureAsync($"apphost-{label}", hash, [scope], stoppingToken);
+                        await keys.EnsureAsync($"apphost-{label}", hash, scopes, stoppingToken);
                     }
                 }
 

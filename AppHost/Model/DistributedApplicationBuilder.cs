@@ -6,7 +6,8 @@ namespace Kiln.AppHost.Model;
 
 /// <summary>
 /// Declares the system: <c>Add*</c> resources, references and waits, then <see cref="Build"/>. The
-/// command line takes <c>--fresh</c> (wipe <c>.apphost/</c> first) and <c>--state-dir DIR</c>.
+/// command line takes <c>--fresh</c> (wipe <c>.apphost/</c> first), <c>--no-simulator</c> (sets
+/// <c>Kiln:Simulator:Enabled</c> to false) and <c>--state-dir DIR</c>.
 /// </summary>
 internal sealed class DistributedApplicationBuilder
 {
@@ -15,11 +16,12 @@ internal sealed class DistributedApplicationBuilder
     private DistributedApplicationBuilder(string[] args)
     {
         Fresh = args.Contains("--fresh");
-        var remaining = args.Where(a => a != "--fresh").ToArray();
+        var remaining = args.Where(a => a is not "--fresh" and not NoSimulator).ToArray();
         Configuration = new ConfigurationBuilder()
             .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
             .AddEnvironmentVariables()
             .AddCommandLine(remaining, new Dictionary<string, string> { ["--state-dir"] = "Kiln:StateDirectory" })
+            .AddInMemoryCollection(args.Contains(NoSimulator) ? [KeyValuePair.Create("Kiln:Simulator:Enabled", (string?)"false")] : [])
             .Build();
         StateDirectory = Configuration["Kiln:StateDirectory"] ?? Provisioning.StateDirectory.DefaultRoot();
         // Every AppHost has its dashboard, as Aspire adds one without being asked, unless told not to (Aspire's DisableDashboard).
@@ -31,6 +33,9 @@ internal sealed class DistributedApplicationBuilder
 
     /// <summary>The dashboard: started before the projects (which export to it), stopped after them; null when disabled.</summary>
     public DashboardResource? Dashboard { get; }
+
+    /// <summary>The switch that leaves the demo plant out (tests always pass it).</summary>
+    public const string NoSimulator = "--no-simulator";
 
     public static DistributedApplicationBuilder CreateBuilder(string[] args) => new(args);
 

@@ -24,6 +24,9 @@ internal sealed record Secrets
     /// <summary>The Web's own Api key (admin scope, to acknowledge alerts): revocable apart from the operator's admin key, never sent to a browser.</summary>
     public string? WebApiKey { get; init; }
 
+    /// <summary>The plant simulator's own Api key (ingest, and admin to declare its sensors): revocable alone.</summary>
+    public string? SimulatorApiKey { get; init; }
+
     /// <summary>The browser token of the dashboard's login URL (<c>/login?t=…</c>).</summary>
     public required string DashboardToken { get; init; }
 
@@ -50,16 +53,18 @@ internal sealed record Secrets
             try
             {
                 var loaded = JsonSerializer.Deserialize<Secrets>(File.ReadAllText(path), Json) ?? throw new JsonException("empty");
-                if (loaded.DatabasePassword is null || loaded.WebApiKey is null || loaded.ResourceServiceApiKey is null || loaded.DashboardApiKey is null)
+                if (loaded.DatabasePassword is null || loaded.WebApiKey is null || loaded.ResourceServiceApiKey is null || loaded.SimulatorApiKey is null
+                    || loaded.DashboardApiKey is null)
                 {
-                    // Written before the services had a database role (or the Web, the resource service or the dashboard's API a
-                    // key) of their own: add what is missing, keep the rest.
+                    // Written before the services had a database role (or the Web, the resource service, the simulator or the
+                    // dashboard's API a key) of their own: add what is missing, keep the rest.
                     loaded = loaded with
                     {
                         DatabasePassword = loaded.DatabasePassword ?? NewPassword(),
                         WebApiKey = loaded.WebApiKey ?? ApiKeyHash.NewKey(),
                         DashboardApiKey = loaded.DashboardApiKey ?? NewPassword(),
                         ResourceServiceApiKey = loaded.ResourceServiceApiKey ?? NewPassword(),
+                        SimulatorApiKey = loaded.SimulatorApiKey ?? ApiKeyHash.NewKey(),
                     };
                     OwnerOnlyFile.Write(path, JsonSerializer.Serialize(loaded, Json));
                 }
@@ -82,6 +87,7 @@ internal sealed record Secrets
             IngestApiKey = ApiKeyHash.NewKey(),
             ReadApiKey = ApiKeyHash.NewKey(),
             WebApiKey = ApiKeyHash.NewKey(),
+            SimulatorApiKey = ApiKeyHash.NewKey(),
             DashboardToken = NewPassword(),
             DashboardApiKey = NewPassword(),
             OperatorPassword = NewPassword(),

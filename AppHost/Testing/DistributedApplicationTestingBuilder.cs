@@ -45,7 +45,8 @@ internal sealed class DistributedApplicationTestingBuilder
         var stateIndex = Array.IndexOf(args, "--state-dir");
         var ownsState = stateIndex < 0;
         var state = ownsState ? NewStateDirectory() : args[stateIndex + 1];
-        var arguments = ownsState ? ["--state-dir", state, .. args] : args;
+        // Tests declare their own sensors and readings: the demo plant's would only get in their way.
+        string[] arguments = ownsState ? ["--state-dir", state, DistributedApplicationBuilder.NoSimulator, .. args] : [DistributedApplicationBuilder.NoSimulator, .. args];
 
         var entryPoint = typeof(DistributedApplication).Assembly.EntryPoint
             ?? throw new InvalidOperationException("The AppHost assembly has no entry point.");

@@ -85,7 +85,7 @@ public sealed class EnvironmentContractTests(PlatformFixture platform)
         var secrets = platform.App.Secrets;
         // The secrets the AppHost hands to some process (the others never leave secrets.json).
         string[] values = [secrets.PostgresPassword, secrets.DatabasePassword!, secrets.CachePassword, secrets.AdminApiKey, secrets.IngestApiKey,
-            secrets.ReadApiKey, secrets.WebApiKey!, secrets.OtlpApiKey, secrets.DashboardApiKey!, secrets.ResourceServiceApiKey!];
+            secrets.ReadApiKey, secrets.WebApiKey!, secrets.SimulatorApiKey!, secrets.OtlpApiKey, secrets.DashboardApiKey!, secrets.ResourceServiceApiKey!];
         Assert.Contains("apphost", platform.App.Context.Logs.Keys); // the AppHost's own lines are checked too
         var output = platform.App.Context.Logs.Values.SelectMany(log => log.Snapshot())
             .Append(await File.ReadAllTextAsync(Path.Combine(platform.StateDirectory, "endpoints.json")))

@@ -198,14 +198,48 @@ public sealed class WebTests(PlatformFixture platform, ITestOutputHelper output)
         Assert.Contains("<svg class=\"chart\"", html, StringComparison.Ordinal);
         Assert.Contains("class=\"threshold\"", html, StringComparison.Ordinal); // the high threshold's line
         Assert.Contains("<dt>High</dt><dd>100</dd>", html, StringComparison.Ordinal);
-        Assert.Contains("<td>open</td>", html, StringComparison.Ordinal);
+        Assert.Contains("<td data-label=\"State\">open</td>", html, StringComparison.Ordinal);
+    }
 
-        static int PolylinePoints(string page)
+    [Fact]
+    public async Task The_range_picker_draws_longer_ranges_from_hour_and_day_rollups()
+    {
+        const string sensor = "kiln4.range.temp";
+        using (var put = await Api.PutSensorAsync(sensor, "kiln4"))
         {
-            const string marker = "<polyline class=\"avg\" points=\"";
-            var at = page.IndexOf(marker, StringComparison.Ordinal);
-            return at < 0 ? 0 : page[(at + marker.Length)..page.IndexOf('"', at + marker.Length)].Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+            Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
         }
+
+        // One reading every 30 minutes over three days: 1-hour buckets hold two each, 1-day buckets up to 48.
+        var newest = DateTimeOffset.UtcNow.AddMinutes(-1);
+        var readings = Enumerable.Range(0, 145).Select(i => new { sensorId = sensor, timestamp = newest.AddMinutes(-30 * i), value = 40.0 + (i % 5) }).ToArray();
+        using (var response = await Api.PostReadingsAsync(readings))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        await Eventually.TrueAsync(async () => (await Api.ReadAllAsync(sensor)).Count == readings.Length, Deadline, "every reading to be stored");
+        var hours = readings.Select(r => r.timestamp.UtcDateTime.Date.AddHours(r.timestamp.UtcDateTime.Hour)).Distinct().Count();
+        var days = readings.Select(r => r.timestamp.UtcDateTime.Date).Distinct().Count();
+        await _web.SignInAsync();
+
+        foreach (var (range, points, title) in new[] { ("1h", 2, "Last hour"), ("24h", 48, "Last 24 hours"), ("7d", hours, "Last 7 days"), ("30d", days, "Last 30 days") })
+        {
+            var html = await _web.GetPageAsync($"/sensors/{sensor}?range={range}");
+            Assert.Contains($"<h2 id=\"chart-title\">{title}", html, StringComparison.Ordinal);
+            Assert.Contains($"href=\"sensors/{sensor}?range={range}\" aria-current=\"page\"", html, StringComparison.Ordinal);
+            Assert.InRange(PolylinePoints(html), points - 1, points + 1); // the newest bucket may hold the range's edge or not
+        }
+
+        // A range the page does not offer is the last hour, not an error.
+        Assert.Contains("<h2 id=\"chart-title\">Last hour", await _web.GetPageAsync($"/sensors/{sensor}?range=1y"), StringComparison.Ordinal);
+    }
+
+    private static int PolylinePoints(string page)
+    {
+        const string marker = "<polyline class=\"avg\" points=\"";
+        var at = page.IndexOf(marker, StringComparison.Ordinal);
+        return at < 0 ? 0 : page[(at + marker.Length)..page.IndexOf('"', at + marker.Length)].Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
     }
 
     [Fact]
