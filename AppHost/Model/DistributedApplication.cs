@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Kiln.AppHost.Dashboard;
 using Kiln.AppHost.Health;
 using Kiln.AppHost.Launching;
 using Kiln.AppHost.Provisioning;
 using Kiln.AppHost.ResourceService;
 using Kiln.AppHost.Resources;
-using Kiln.AppHost.Telemetry;
 
 namespace Kiln.AppHost.Model;
 
@@ -23,7 +23,6 @@ internal sealed class DistributedApplication : IAsyncDisposable
     private readonly StateDirectory _state;
     private RunContext? _context;
     private IDisposable? _lock;
-    private OtlpReceiver? _telemetry;
     private ResourceServiceHost? _resourceService;
 
     // One stop or start of a single resource at a time: no double starts on one port.
@@ -62,8 +61,9 @@ internal sealed class DistributedApplication : IAsyncDisposable
 
     public string StateRoot => _state.Root;
 
-    /// <summary>The OTLP endpoint the services export to.</summary>
-    internal OtlpReceiver Telemetry => _telemetry ?? throw new InvalidOperationException("The application has not started.");
+    /// <summary>The dashboard the services export to (its OTLP/gRPC endpoint) and that tests query (its HTTP API).</summary>
+    public DashboardResource Dashboard => _builder.Dashboard
+        ?? throw new InvalidOperationException("The dashboard is disabled (--AppHost:DisableDashboard=true).");
 
     internal RunContext Context => _context ?? throw new InvalidOperationException("The application has not started.");
 
@@ -144,16 +144,16 @@ internal sealed class DistributedApplication : IAsyncDisposable
 
         File.Delete(_state.EndpointsFile);
         var secrets = Secrets.LoadOrCreate(_state.SecretsFile);
-        _telemetry = await OtlpReceiver.StartAsync(secrets.OtlpApiKey, cancellationToken);
         _context = new RunContext(_state, secrets, _builder.Configuration, console, processes)
         {
             Stopping = _stopping.Token,
-            OtlpEndpoint = _telemetry.Url,
+            OtlpEndpoint = _builder.Dashboard?.OtlpGrpcUrl,
             IsDevelopment = _builder.IsDevelopment,
             ColorOutput = EchoOutput && !Console.IsOutputRedirected,
         };
         _ = Health.RunAsync(_stopping.Token);
         _resourceService = await ResourceServiceHost.StartAsync(this, cancellationToken);
+        _builder.Dashboard?.ResourceServiceUrl = _resourceService.Url;
 
         await new MachineProvisioner(console).EnsureAsync([.. Resources.SelectMany(r => r.Prerequisites(_context))], cancellationToken);
 
@@ -180,7 +180,10 @@ internal sealed class DistributedApplication : IAsyncDisposable
         {
             if (!started.TryGetValue(resource, out var task))
             {
-                var dependencies = resource.WaitsFor.Select(Start).ToArray();
+                // Projects also wait for the dashboard, so their first telemetry has somewhere to go; backing services
+                // start beside it.
+                var dependencies = resource.WaitsFor.Concat(resource is ProjectResource && _builder.Dashboard is { } dashboard ? [dashboard] : [])
+                    .Select(Start).ToArray();
                 task = StartAfterAsync(resource, dependencies, linked.Token);
                 started[resource] = task;
             }
@@ -297,7 +300,12 @@ internal sealed class DistributedApplication : IAsyncDisposable
         File.Delete(_state.EndpointsFile);
         // Projects first (they may flush to the backing services), then what they depended on.
         await Task.WhenAll(Resources.OfType<ProjectResource>().Select(StopQuietly));
-        await Task.WhenAll(Resources.Where(r => r is not ProjectResource).Select(StopQuietly));
+        await Task.WhenAll(Resources.Where(r => r is not (ProjectResource or DashboardResource)).Select(StopQuietly));
+        // Last: the services flushed their telemetry to it as they stopped.
+        if (_builder.Dashboard is { } dashboard)
+        {
+            await StopQuietly(dashboard);
+        }
         foreach (var resource in Resources)
         {
             resource.State = ResourceState.Finished;
@@ -307,12 +315,6 @@ internal sealed class DistributedApplication : IAsyncDisposable
         if (_resourceService is not null)
         {
             await _resourceService.DisposeAsync();
-        }
-
-        // Last: the services flush their telemetry as they stop.
-        if (_telemetry is not null)
-        {
-            await _telemetry.DisposeAsync();
         }
 
         _lock?.Dispose();
@@ -350,7 +352,11 @@ internal sealed class DistributedApplication : IAsyncDisposable
             Context.Say($"{project.Name,-8} {string.Join("  ", project.Urls.Select(u => u.ToString().TrimEnd('/')))}");
         }
 
-        Context.Say($"telemetry (OTLP/HTTP) {Telemetry.Url.ToString().TrimEnd('/')}");
+        if (_builder.Dashboard is { } dashboard)
+        {
+            Context.Say($"{dashboard.Name,-8} {dashboard.LoginUrl(Secrets)}");
+        }
+
         Context.Say($"resource service (gRPC) {ResourceService.Url.ToString().TrimEnd('/')}; its key: resourceServiceApiKey in secrets.json");
         Context.Say($"endpoints: {_state.EndpointsFile}; secrets (API keys): {_state.SecretsFile}");
         Context.Say("press Ctrl+C to stop everything");

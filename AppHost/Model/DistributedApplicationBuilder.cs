@@ -1,3 +1,4 @@
+using Kiln.AppHost.Dashboard;
 using Kiln.AppHost.Provisioning;
 using Microsoft.Extensions.Configuration;
 
@@ -23,7 +24,15 @@ internal sealed class DistributedApplicationBuilder
             .AddInMemoryCollection(args.Contains(NoSimulator) ? [KeyValuePair.Create("Kiln:Simulator:Enabled", (string?)"false")] : [])
             .Build();
         StateDirectory = Configuration["Kiln:StateDirectory"] ?? Provisioning.StateDirectory.DefaultRoot();
+        // Every AppHost has its dashboard, as Aspire adds one without being asked, unless told not to (Aspire's DisableDashboard).
+        if (!string.Equals(Configuration["AppHost:DisableDashboard"], "true", StringComparison.OrdinalIgnoreCase))
+        {
+            Dashboard = AddResource(new DashboardResource()).Resource;
+        }
     }
+
+    /// <summary>The dashboard: started before the projects (which export to it), stopped after them; null when disabled.</summary>
+    public DashboardResource? Dashboard { get; }
 
     /// <summary>The switch that leaves the demo plant out (tests always pass it).</summary>
     public const string NoSimulator = "--no-simulator";

@@ -19,7 +19,7 @@ internal sealed class RunContext(StateDirectory state, Secrets secrets, IConfigu
     /// <summary>Set when the AppHost is stopping: exits are then expected, not crashes to restart.</summary>
     public CancellationToken Stopping { get; init; }
 
-    /// <summary>The OTLP/HTTP endpoint handed to services, when something receives telemetry.</summary>
+    /// <summary>The dashboard's OTLP/gRPC endpoint, handed to services with OTEL_EXPORTER_OTLP_PROTOCOL=grpc.</summary>
     public Uri? OtlpEndpoint { get; init; }
 
     public bool IsDevelopment { get; init; }

@@ -26,7 +26,13 @@ internal sealed record Secrets
 
     /// <summary>The plant simulator's own Api key (ingest, and admin to declare its sensors): revocable alone.</summary>
     public string? SimulatorApiKey { get; init; }
+
+    /// <summary>The browser token of the dashboard's login URL (<c>/login?t=…</c>).</summary>
     public required string DashboardToken { get; init; }
+
+    /// <summary>The dashboard's HTTP API key (<c>X-API-Key</c> on <c>/api/telemetry/…</c> and <c>/api/resources</c>).</summary>
+    public string? DashboardApiKey { get; init; }
+
     public required string OperatorPassword { get; init; }
     public required string OtlpApiKey { get; init; }
 
@@ -47,14 +53,16 @@ internal sealed record Secrets
             try
             {
                 var loaded = JsonSerializer.Deserialize<Secrets>(File.ReadAllText(path), Json) ?? throw new JsonException("empty");
-                if (loaded.DatabasePassword is null || loaded.WebApiKey is null || loaded.ResourceServiceApiKey is null || loaded.SimulatorApiKey is null)
+                if (loaded.DatabasePassword is null || loaded.WebApiKey is null || loaded.ResourceServiceApiKey is null || loaded.SimulatorApiKey is null
+                    || loaded.DashboardApiKey is null)
                 {
-                    // Written before the services had a database role (or the Web, the resource service or the simulator a key) of
-                    // their own: add what is missing, keep the rest.
+                    // Written before the services had a database role (or the Web, the resource service, the simulator or the
+                    // dashboard's API a key) of their own: add what is missing, keep the rest.
                     loaded = loaded with
                     {
                         DatabasePassword = loaded.DatabasePassword ?? NewPassword(),
                         WebApiKey = loaded.WebApiKey ?? ApiKeyHash.NewKey(),
+                        DashboardApiKey = loaded.DashboardApiKey ?? NewPassword(),
                         ResourceServiceApiKey = loaded.ResourceServiceApiKey ?? NewPassword(),
                         SimulatorApiKey = loaded.SimulatorApiKey ?? ApiKeyHash.NewKey(),
                     };
@@ -81,6 +89,7 @@ internal sealed record Secrets
             WebApiKey = ApiKeyHash.NewKey(),
             SimulatorApiKey = ApiKeyHash.NewKey(),
             DashboardToken = NewPassword(),
+            DashboardApiKey = NewPassword(),
             OperatorPassword = NewPassword(),
             OtlpApiKey = NewPassword(),
             ResourceServiceApiKey = NewPassword(),

@@ -16,7 +16,8 @@ internal static class ResourceSnapshots
     public static List<V1.Resource> Build(DistributedApplication app, ResourceHealthMonitor health, IReadOnlyCollection<string> secrets)
     {
         var resources = new List<V1.Resource>();
-        foreach (var resource in app.Resources)
+        // The dashboard watches this service and does not list itself, as Aspire's dashboard does not.
+        foreach (var resource in app.Resources.Where(r => r is not Dashboard.DashboardResource))
         {
             if (resource is ProjectResource project)
             {

@@ -117,7 +117,7 @@ internal sealed class ProjectResource(string name, string program) : Resource(na
         if (context.OtlpEndpoint is { } otlp)
         {
             env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp.ToString().TrimEnd('/');
-            env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+            env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "grpc"; // Aspire's choice when its dashboard has a gRPC endpoint
             env["OTEL_EXPORTER_OTLP_HEADERS"] = $"x-otlp-api-key={context.Secrets.OtlpApiKey}";
         }
 

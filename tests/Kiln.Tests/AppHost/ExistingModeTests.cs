@@ -14,7 +14,8 @@ public sealed class ExistingModeTests(PostgresServerFixture postgres) : IClassFi
         var state = DistributedApplicationTestingBuilder.NewStateDirectory();
         const string cache = "cache.example.test:6380,password=from-config";
         var builder = DistributedApplicationBuilder.CreateBuilder(
-            ["--state-dir", state, $"--ConnectionStrings:kilndb={postgres.ConnectionString}", $"--ConnectionStrings:cache={cache}"]);
+            ["--state-dir", state, $"--ConnectionStrings:kilndb={postgres.ConnectionString}", $"--ConnectionStrings:cache={cache}",
+             "--AppHost:DisableDashboard=true"]); // the dashboard is a process of its own, started whatever mode the others are in
         var database = builder.AddPostgres("pg").AddDatabase("kilndb");
         var redis = builder.AddRedis("cache");
         var app = builder.Build();

@@ -18,9 +18,9 @@ public sealed class EnvironmentContractTests(PlatformFixture platform)
         {
             Assert.Equal("worker", env["OTEL_SERVICE_NAME"]);
             Assert.Matches("^service.instance.id=[a-z]{8}$", env["OTEL_RESOURCE_ATTRIBUTES"]);
-            Assert.Equal("http/protobuf", env["OTEL_EXPORTER_OTLP_PROTOCOL"]);
+            Assert.Equal("grpc", env["OTEL_EXPORTER_OTLP_PROTOCOL"]);
             Assert.StartsWith("x-otlp-api-key=", env["OTEL_EXPORTER_OTLP_HEADERS"], StringComparison.Ordinal);
-            Assert.Equal(platform.App.Telemetry.Url.ToString().TrimEnd('/'), env["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+            Assert.Equal(platform.App.Dashboard.OtlpGrpcUrl.ToString().TrimEnd('/'), env["OTEL_EXPORTER_OTLP_ENDPOINT"]);
             Assert.Equal("in_memory", env["OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY"]);
             Assert.Equal("1000", env["OTEL_BSP_SCHEDULE_DELAY"]);
             Assert.Equal("always_on", env["OTEL_TRACES_SAMPLER"]);
@@ -85,7 +85,7 @@ public sealed class EnvironmentContractTests(PlatformFixture platform)
         var secrets = platform.App.Secrets;
         // The secrets the AppHost hands to some process (the others never leave secrets.json).
         string[] values = [secrets.PostgresPassword, secrets.DatabasePassword!, secrets.CachePassword, secrets.AdminApiKey, secrets.IngestApiKey,
-            secrets.ReadApiKey, secrets.WebApiKey!, secrets.SimulatorApiKey!, secrets.OtlpApiKey];
+            secrets.ReadApiKey, secrets.WebApiKey!, secrets.SimulatorApiKey!, secrets.OtlpApiKey, secrets.DashboardApiKey!, secrets.ResourceServiceApiKey!];
         Assert.Contains("apphost", platform.App.Context.Logs.Keys); // the AppHost's own lines are checked too
         var output = platform.App.Context.Logs.Values.SelectMany(log => log.Snapshot())
             .Append(await File.ReadAllTextAsync(Path.Combine(platform.StateDirectory, "endpoints.json")))
@@ -98,25 +98,34 @@ public sealed class EnvironmentContractTests(PlatformFixture platform)
     }
 
     [Fact]
-    public async Task Every_service_exports_traces_logs_and_metrics_to_the_apphost()
+    public async Task Every_service_exports_traces_logs_and_metrics_to_the_dashboard()
     {
         await platform.Api.GetAsync("/api/v1/sensors");
-        foreach (var signal in new[] { "traces", "logs", "metrics" })
+        using var dashboard = new DashboardTelemetry(platform.App);
+        foreach (var service in new[] { "api", "worker", "web" })
         {
-            await Eventually.TrueAsync(() => platform.App.Telemetry.Exports(signal) > 0, TimeSpan.FromSeconds(15), $"an OTLP {signal} export");
+            await Eventually.TrueAsync(async () => (await dashboard.ResourcesAsync()).Any(r => r.Name == service && r.HasTraces && r.HasLogs && r.HasMetrics),
+                TimeSpan.FromSeconds(15), $"{service}'s traces, logs and metrics at the dashboard");
         }
     }
 
     [Fact]
-    public async Task The_otlp_endpoint_refuses_a_wrong_key_and_a_wrong_format()
+    public async Task The_dashboard_is_handed_its_keys_and_refuses_a_wrong_otlp_key_and_a_wrong_format()
     {
-        using var http = new HttpClient { BaseAddress = platform.App.Telemetry.Url };
+        var env = platform.App.Dashboard.EnvironmentFor(platform.App.Context);
+        Assert.Equal(platform.App.Secrets.OtlpApiKey, env["DASHBOARD__OTLP__PRIMARYAPIKEY"]);
+        Assert.Equal(platform.App.Secrets.DashboardToken, env["DASHBOARD__FRONTEND__BROWSERTOKEN"]);
+        Assert.Equal(platform.App.Secrets.DashboardApiKey, env["DASHBOARD__API__PRIMARYAPIKEY"]);
+        Assert.Equal(platform.App.ResourceService.Url.ToString().TrimEnd('/'), env["ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL"]);
+        Assert.Equal(platform.App.ResourceService.ApiKey, env["DASHBOARD__RESOURCESERVICECLIENT__APIKEY"]);
+
+        using var http = new HttpClient { BaseAddress = platform.App.Dashboard.OtlpHttpUrl };
         using var noKey = new ByteArrayContent([]);
         noKey.Headers.ContentType = new("application/x-protobuf");
         Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await http.PostAsync("/v1/traces", noKey)).StatusCode);
 
-        using var json = new HttpRequestMessage(HttpMethod.Post, "/v1/traces") { Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json") };
-        json.Headers.Add("x-otlp-api-key", platform.App.Secrets.OtlpApiKey);
-        Assert.Equal(System.Net.HttpStatusCode.UnsupportedMediaType, (await http.SendAsync(json)).StatusCode);
+        using var text = new HttpRequestMessage(HttpMethod.Post, "/v1/traces") { Content = new StringContent("{}", System.Text.Encoding.UTF8, "text/plain") };
+        text.Headers.Add("x-otlp-api-key", platform.App.Secrets.OtlpApiKey);
+        Assert.Equal(System.Net.HttpStatusCode.UnsupportedMediaType, (await http.SendAsync(text)).StatusCode);
     }
 }

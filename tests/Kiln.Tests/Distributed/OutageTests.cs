@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Kiln.AppHost.Resources;
-using Kiln.AppHost.Telemetry.Otlp;
+using Kiln.Dashboard.Otlp.Proto.Trace;
 using Kiln.AppHost.Testing;
 using Kiln.Shared.Readings;
 using Npgsql;
@@ -132,14 +132,24 @@ public sealed class OutageTests(PlatformFixture platform, ITestOutputHelper outp
     /// <summary>
     /// Every GET latest during the outage was answered by the Api within <see cref="LatestBudget"/>, as its own server span
     /// says: the time the test process takes to see the answer also holds this process's scheduling and GC (it hosts the
-    /// AppHost, its log capture and its OTLP receiver too), which is reported beside it and held only to <see cref="NoHang"/>.
+    /// AppHost and its log capture too), which is reported beside it and held only to <see cref="NoHang"/>.
     /// A slow answer fails with the Api's spans for it (its PostgreSQL query, a Redis command if any, the whole request).
     /// </summary>
     private async Task AssertAnsweredAtOnceAsync(List<Answer> answers, int acknowledged)
     {
-        var telemetry = platform.App.Telemetry.Spans;
-        TimeSpan? Served(Answer answer) => telemetry.Trace(answer.TraceId).FirstOrDefault(s => s.Kind == Span.Types.SpanKind.Server)?.Duration;
-        await Eventually.TrueAsync(() => answers.All(a => Served(a) is not null), Recovery, "every GET latest's server span to be exported");
+        using var dashboard = new DashboardTelemetry(platform.App);
+        var traces = new Dictionary<string, IReadOnlyList<TraceSpan>>();
+        TimeSpan? Served(Answer answer) =>
+            traces.GetValueOrDefault(answer.TraceId)?.FirstOrDefault(s => s.Kind == Span.Types.SpanKind.Server)?.Duration;
+        await Eventually.TrueAsync(async () =>
+        {
+            foreach (var answer in answers.Where(a => Served(a) is null))
+            {
+                traces[answer.TraceId] = await dashboard.TraceAsync(answer.TraceId);
+            }
+
+            return answers.All(a => Served(a) is not null);
+        }, Recovery, "every GET latest's server span to be exported");
 
         var served = answers.Select(a => Served(a)!.Value).Order().ToList();
         var seen = answers.Select(a => a.Elapsed).Order().ToList();
@@ -151,7 +161,7 @@ public sealed class OutageTests(PlatformFixture platform, ITestOutputHelper outp
         var slow = answers.Select((a, index) => (Answer: a, Index: index)).Where(a => Served(a.Answer) >= LatestBudget || a.Answer.Elapsed >= NoHang).ToList();
         Assert.True(slow.Count == 0, string.Join(Environment.NewLine, slow.Select(a =>
             $"GET latest #{a.Index} was served in {Served(a.Answer)!.Value.TotalMilliseconds:0} ms and seen in {a.Answer.Elapsed.TotalMilliseconds:0} ms; " +
-            "the Api's spans: " + string.Join(", ", telemetry.Trace(a.Answer.TraceId).Select(s => $"{s.Name} {s.Duration.TotalMilliseconds:0.0} ms")))));
+            "the Api's spans: " + string.Join(", ", traces[a.Answer.TraceId].Select(s => $"{s.Name} {s.Duration.TotalMilliseconds:0.0} ms")))));
     }
 
     /// <summary>One GET latest: how long the test took to see its answer, and its trace.</summary>

@@ -1,13 +1,13 @@
 using System.Diagnostics;
 using System.Net;
-using Kiln.AppHost.Telemetry;
-using Kiln.AppHost.Telemetry.Otlp;
+using Kiln.Dashboard.Otlp.Proto.Trace;
 
 namespace Kiln.Tests.Distributed;
 
 /// <summary>
-/// One reading batch is one distributed trace, received by the AppHost's OTLP endpoint: the Api's
-/// request, its produce to Kafka, the Worker's processing and its PostgreSQL write.
+/// One reading batch is one distributed trace, received by the dashboard and found through its telemetry HTTP API
+/// (<c>GET /api/telemetry/traces/{traceId}</c>): the Api's request, its produce to Kafka, the Worker's processing and its
+/// PostgreSQL write.
 /// </summary>
 [Collection(PlatformTestGroup.Name)]
 public sealed class TracingTests(PlatformFixture platform)
@@ -28,8 +28,9 @@ public sealed class TracingTests(PlatformFixture platform)
             headers: [("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom().ToHexString()}-01")]);
         Assert.Equal(HttpStatusCode.Accepted, post.StatusCode);
 
-        IReadOnlyList<ReceivedSpan> trace = [];
-        await Eventually.TrueAsync(() => IsComplete(trace = platform.App.Telemetry.Spans.Trace(traceId)), ExportDeadline,
+        using var dashboard = new DashboardTelemetry(platform.App);
+        IReadOnlyList<TraceSpan> trace = [];
+        await Eventually.TrueAsync(async () => IsComplete(trace = await dashboard.TraceAsync(traceId)), ExportDeadline,
             "the trace to hold the Api's request, the produce, the Worker's processing and a PostgreSQL call");
 
         var request = Assert.Single(trace, s => s.Service == "api" && s.Kind == Span.Types.SpanKind.Server);
@@ -40,14 +41,17 @@ public sealed class TracingTests(PlatformFixture platform)
         var process = trace.First(s => s.Service == "worker" && s.Kind == Span.Types.SpanKind.Consumer);
         Assert.Equal("kafka", process.Attributes["messaging.system"]);
         Assert.Contains(trace, s => s.Service == "worker" && IsPostgres(s) && s.ParentSpanId == process.SpanId);
+        // And it is listed among the newest traces of both services, as a script browsing the dashboard would find it.
+        Assert.Contains(traceId, await dashboard.TraceIdsAsync("worker"));
+        Assert.Contains(traceId, await dashboard.TraceIdsAsync("api"));
     }
 
-    private static bool IsComplete(IReadOnlyList<ReceivedSpan> trace) =>
+    private static bool IsComplete(IReadOnlyList<TraceSpan> trace) =>
         trace.Any(s => s.Service == "api" && s.Kind == Span.Types.SpanKind.Server)
         && trace.Any(s => s.Service == "api" && s.Kind == Span.Types.SpanKind.Producer)
         && trace.Any(s => s.Service == "worker" && s.Kind == Span.Types.SpanKind.Consumer)
         && trace.Any(s => s.Service == "worker" && IsPostgres(s));
 
-    private static bool IsPostgres(ReceivedSpan span) =>
+    private static bool IsPostgres(TraceSpan span) =>
         span.Attributes.GetValueOrDefault("db.system.name") == "postgresql" || span.Attributes.GetValueOrDefault("db.system") == "postgresql";
 }
