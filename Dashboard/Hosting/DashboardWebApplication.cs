@@ -52,6 +52,7 @@ internal sealed class DashboardWebApplication : IAsyncDisposable
             grpc.MaxReceiveMessageSize = (int)OtlpHttpEndpoints.MaxBodyBytes;
         });
         builder.Services.AddDashboardAuthentication(Options);
+        builder.Services.AddRazorComponents();
         // Login cookies live as long as the process: nothing is written to the user's profile, a restart asks for the token again.
         builder.Services.AddDataProtection().UseEphemeralDataProtectionProvider();
 
@@ -60,6 +61,7 @@ internal sealed class DashboardWebApplication : IAsyncDisposable
         App.UseListenerRouting();
         App.UseAuthentication();
         App.UseAuthorization();
+        App.UseAntiforgery();
 
         var otlpGrpc = new ListenerMetadata(DashboardListener.OtlpGrpc);
         App.MapGrpcService<OtlpGrpcTraceService>().AllowAnonymous().WithMetadata(otlpGrpc);
@@ -70,7 +72,9 @@ internal sealed class DashboardWebApplication : IAsyncDisposable
         App.MapResourcesApi();
         App.MapBrowserTokenLogin(Options);
         App.MapGet("/health", () => Results.Text("Healthy")).AllowAnonymous();
-        App.MapHomePage();
+        App.MapDashboardStylesheet();
+        // The pages (Components/Pages), server-rendered; the fallback policy lets in only a logged-in browser.
+        App.MapRazorComponents<Kiln.Dashboard.Components.App>();
     }
 
     public WebApplication App { get; }

@@ -50,7 +50,15 @@ public sealed class LoginTests : IAsyncLifetime
         using (var home = await browser.GetAsync("/"))
         {
             Assert.Equal(HttpStatusCode.OK, home.StatusCode);
-            Assert.Contains("Kiln dashboard", await home.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            var html = await home.Content.ReadAsStringAsync();
+            Assert.Contains("Kiln dashboard", html, StringComparison.Ordinal);
+            Assert.Contains("href=\"/dashboard.css\"", html, StringComparison.Ordinal);
+        }
+
+        using (var css = await browser.GetAsync("/dashboard.css"))
+        {
+            Assert.Equal(HttpStatusCode.OK, css.StatusCode);
+            Assert.Equal("text/css", css.Content.Headers.ContentType?.MediaType);
         }
 
         // The cookie is for pages: the HTTP API still wants its key.
