@@ -41,27 +41,54 @@
     return div;
   }
 
+  // Lines wait here for the next frame, so that a burst of small batches costs one layout, not one per batch. Bounded
+  // too: while the tab is hidden (no frames) only the newest max lines are held.
+  let pending = [];
+  let scheduled = false;
+
   function append(lines) {
+    for (const line of lines) {
+      if (line.n <= last) continue;
+      last = line.n;
+      received++;
+      pending.push(line);
+    }
+    if (pending.length > 2 * max) {
+      dropped += pending.length - max;
+      pending = pending.slice(pending.length - max);
+    }
+    if (!scheduled && pending.length > 0) {
+      scheduled = true;
+      requestAnimationFrame(flush);
+    }
+  }
+
+  function flush() {
+    scheduled = false;
     const follow = view.scrollTop + view.clientHeight >= view.scrollHeight - 8;
-    const fresh = lines.filter(l => l.n > last);
-    if (fresh.length === 0) return;
-    last = fresh[fresh.length - 1].n;
-    received += fresh.length;
-    // Of a batch larger than the window, only its end is ever shown: the rest is counted, never created.
-    const start = Math.max(0, fresh.length - max);
-    dropped += start;
+    let lines = pending;
+    pending = [];
+    // Of more lines than the window, only the end is ever shown: the rest is counted, never created.
+    if (lines.length > max) {
+      dropped += lines.length - max;
+      lines = lines.slice(lines.length - max);
+    }
     const fragment = document.createDocumentFragment();
-    for (let i = start; i < fresh.length; i++) {
-      if (fresh[i].s > 0) fragment.append(skipped(fresh[i].s));
-      fragment.append(row(fresh[i]));
+    for (const line of lines) {
+      if (line.s > 0) fragment.append(skipped(line.s));
+      fragment.append(row(line));
     }
     view.append(fragment);
     const excess = view.childElementCount - max;
     if (excess > 0) {
       const range = document.createRange();
       range.setStartBefore(view.firstElementChild);
-      range.setEndAfter(view.children[excess - 1]);
-      for (let i = 0; i < excess; i++) if (!view.children[i].classList.contains('skipped')) dropped++;
+      let node = view.firstElementChild;
+      for (let i = 0; i < excess; i++) {
+        if (!node.classList.contains('skipped')) dropped++;
+        range.setEndAfter(node);
+        node = node.nextElementSibling;
+      }
       range.deleteContents();
     }
     if (earlier) {
@@ -71,7 +98,7 @@
     if (follow) view.scrollTop = view.scrollHeight;
   }
 
-  window.kilnConsole = { append, stats: () => ({ received, dropped, inDom: view.childElementCount }) };
+  window.kilnConsole = { append, stats: () => ({ received, dropped, inDom: view.childElementCount, pending: pending.length }) };
 
   if (!view.dataset.stream) return;
   const events = new EventSource(view.dataset.stream);
