@@ -42,7 +42,8 @@ internal static class ResourceEndpoints
         endpoints.MapGet("/resources/events", async (HttpContext context, ResourceCatalog catalog) =>
         {
             StartEventStream(context);
-            var token = context.RequestAborted;
+            using var end = EndOfStream(context);
+            var token = end.Token;
             try
             {
                 while (!token.IsCancellationRequested)
@@ -61,7 +62,8 @@ internal static class ResourceEndpoints
 
         endpoints.MapGet("/consolelogs/resource/{name}/stream", async (HttpContext context, string name, ResourceCatalog catalog) =>
         {
-            var token = context.RequestAborted;
+            using var end = EndOfStream(context);
+            var token = end.Token;
             await using var lines = catalog.WatchConsoleLogsAsync(name, token).GetAsyncEnumerator(token);
             var started = false;
             try
@@ -107,6 +109,10 @@ internal static class ResourceEndpoints
         });
         return endpoints;
     }
+
+    /// <summary>A stream ends when its page closes, or when the dashboard stops: an open page must not hold the stop.</summary>
+    private static CancellationTokenSource EndOfStream(HttpContext context) => CancellationTokenSource.CreateLinkedTokenSource(
+        context.RequestAborted, context.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
 
     private static void StartEventStream(HttpContext context)
     {

@@ -22,9 +22,10 @@ public sealed class DashboardBrowserTests(PlatformFixture platform, ITestOutputH
     {
         using var api = new HttpClient { BaseAddress = platform.App.Dashboard.FrontendUrl };
         api.DefaultRequestHeaders.Add("X-API-Key", platform.App.Secrets.DashboardApiKey);
-        var expected = platform.App.Resources.Select(r => r.Name).ToHashSet();
+        // Every resource of the model but the dashboard, which does not list itself (as Aspire's does not).
+        var expected = platform.App.Resources.Where(r => r is not Kiln.AppHost.Dashboard.DashboardResource).Select(r => r.Name).ToHashSet();
         string last = "";
-        await Eventually.TrueAsync(async () =>
+        var listed = Eventually.TrueAsync(async () =>
         {
             last = await api.GetStringAsync("/api/resources");
             using var document = JsonDocument.Parse(last);
@@ -34,7 +35,8 @@ public sealed class DashboardBrowserTests(PlatformFixture platform, ITestOutputH
             return expected.All(name => names.Any(n => n == name || n.StartsWith(name + "-", StringComparison.Ordinal)))
                 && resources.All(r => r.GetProperty("state").GetString() == "Running" && r.GetProperty("health").GetString() == "Healthy");
         }, Settle, "every resource Running and Healthy in /api/resources");
-        output.WriteLine(last);
+        await listed.ContinueWith(_ => output.WriteLine(last), TaskScheduler.Default);
+        await listed;
 
         using var anonymous = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = platform.App.Dashboard.FrontendUrl };
         foreach (var path in new[] { "/", "/resources/web", "/consolelogs/resource/web" })
@@ -76,7 +78,8 @@ public sealed class DashboardBrowserTests(PlatformFixture platform, ITestOutputH
         // Every resource Running and Healthy: no row says otherwise, and the web's row is there.
         var rows = page.Locator("tr[data-resource]");
         await Assertions.Expect(page.Locator("tr[data-resource]:not([data-state=Running][data-health=Healthy])")).ToHaveCountAsync(0, new() { Timeout = 60_000 });
-        Assert.True(await rows.CountAsync() >= platform.App.Resources.Count, $"{await rows.CountAsync()} rows for {platform.App.Resources.Count} resources");
+        var modelled = platform.App.Resources.Count(r => r is not Kiln.AppHost.Dashboard.DashboardResource);
+        Assert.True(await rows.CountAsync() >= modelled, $"{await rows.CountAsync()} rows for {modelled} resources");
         await Assertions.Expect(page.Locator("tr[data-resource=web] td.state")).ToHaveTextAsync("Running");
         await Assertions.Expect(page.Locator("svg path.edge[data-from=web]")).Not.ToHaveCountAsync(0); // the graph: web references the api
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "dashboard-resources.png"), FullPage = true });
@@ -110,13 +113,13 @@ public sealed class DashboardBrowserTests(PlatformFixture platform, ITestOutputH
         try
         {
             await page.GotoAsync("/resources/web");
-            await page.GetByRole(AriaRole.Button, new() { Name = "Stop web" }).ClickAsync(new() { Timeout = 60_000 });
+            await page.GetByRole(AriaRole.Button, new() { Name = "Stop web", Exact = true }).ClickAsync(new() { Timeout = 60_000 });
             await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToBeVisibleAsync(new() { Timeout = 60_000 });
             await Assertions.Expect(watcher.Locator("tr[data-resource=web]")).ToHaveAttributeAsync("data-state", "Exited", new() { Timeout = 60_000 });
             Assert.True(await watcher.EvaluateAsync<bool>("window.__notReloaded === true"), "the watching page was reloaded");
             await watcher.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "dashboard-resources-web-exited.png"), FullPage = true });
 
-            await page.GetByRole(AriaRole.Button, new() { Name = "Start web" }).ClickAsync(new() { Timeout = 60_000 });
+            await page.GetByRole(AriaRole.Button, new() { Name = "Start web", Exact = true }).ClickAsync(new() { Timeout = 60_000 });
             await Assertions.Expect(watcher.Locator("tr[data-resource=web]")).ToHaveAttributeAsync("data-state", "Running", new() { Timeout = 90_000 });
             await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToHaveClassAsync(new System.Text.RegularExpressions.Regex(@"\bok\b"), new() { Timeout = 90_000 });
             await watcher.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "dashboard-resources-web-running-again.png"), FullPage = true });
