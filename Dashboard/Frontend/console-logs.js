@@ -41,10 +41,13 @@
     return div;
   }
 
-  // Lines wait here for the next frame, so that a burst of small batches costs one layout, not one per batch. Bounded
-  // too: while the tab is hidden (no frames) only the newest max lines are held.
+  // Lines wait here and go onto the page at most every flushEvery ms, in the next frame: each flush costs a layout of
+  // the whole window (the oldest lines leave at the top), so a burst of small batches must cost one, not one each.
+  // Bounded too: while the tab is hidden (timers slowed, no frames) only the newest max lines are held.
+  const flushEvery = 100;
   let pending = [];
   let scheduled = false;
+  let lastFlush = -Infinity;
 
   function append(lines) {
     for (const line of lines) {
@@ -59,12 +62,13 @@
     }
     if (!scheduled && pending.length > 0) {
       scheduled = true;
-      requestAnimationFrame(flush);
+      setTimeout(() => requestAnimationFrame(flush), Math.max(0, lastFlush + flushEvery - performance.now()));
     }
   }
 
   function flush() {
     scheduled = false;
+    lastFlush = performance.now();
     const follow = view.scrollTop + view.clientHeight >= view.scrollHeight - 8;
     let lines = pending;
     pending = [];
