@@ -11,7 +11,7 @@ namespace Kiln.Tests.Distributed;
 /// output folder's <c>screenshots/</c>, named <c>dashboard-*.png</c>.
 /// </summary>
 [Collection(PlatformTestGroup.Name)]
-public sealed class DashboardBrowserTests(PlatformFixture platform, ITestOutputHelper output) : IDisposable
+public sealed class DashboardResourcesBrowserTests(PlatformFixture platform, ITestOutputHelper output) : IDisposable
 {
     private const string Chromium = "/usr/bin/chromium";
     private static readonly string Screenshots = Path.Combine(AppContext.BaseDirectory, "screenshots");
