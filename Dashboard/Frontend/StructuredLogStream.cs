@@ -32,13 +32,16 @@ internal static class StructuredLogStream
             }
 
             var query = new LogQuery(string.IsNullOrEmpty(resource) ? null : [resource], string.IsNullOrEmpty(traceId) ? null : traceId, minSeverity);
+            // Ends when the page goes away or the dashboard stops (an open page must not hold the stop).
+            var stopping = context.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+            using var end = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
             var response = context.Response;
             response.ContentType = "text/event-stream";
             response.Headers.CacheControl = "no-cache";
-            await response.Body.FlushAsync(context.RequestAborted);
+            await response.Body.FlushAsync(end.Token);
             try
             {
-                await foreach (var log in store.WatchLogsAsync(query, context.RequestAborted))
+                await foreach (var log in store.WatchLogsAsync(query, end.Token))
                 {
                     if (log.Sequence <= afterSequence || !TelemetryView.LogContains(log, text))
                     {
@@ -56,13 +59,13 @@ internal static class StructuredLogStream
                         message = TelemetryView.Message(log.Record),
                         traceId = log.TraceId,
                     });
-                    await response.WriteAsync($"id: {log.Sequence}\ndata: {row}\n\n", context.RequestAborted);
-                    await response.Body.FlushAsync(context.RequestAborted);
+                    await response.WriteAsync($"id: {log.Sequence}\ndata: {row}\n\n", end.Token);
+                    await response.Body.FlushAsync(end.Token);
                 }
             }
-            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            catch (OperationCanceledException) when (end.IsCancellationRequested)
             {
-                // The page went away.
+                // The page went away, or the dashboard is stopping.
             }
 
             return Results.Empty;

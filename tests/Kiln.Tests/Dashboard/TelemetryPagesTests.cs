@@ -102,6 +102,20 @@ public sealed class TelemetryPagesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_open_log_stream_ends_when_the_dashboard_stops_and_does_not_hold_up_its_stop()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var response = await _browser.GetAsync("/structuredlogs/stream", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+        var ended = reader.ReadToEndAsync(timeout.Token);
+
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        await _dashboard.App.StopAsync(timeout.Token);
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(10), $"the stop took {stopping.Elapsed.TotalSeconds:0.0} s (the host's own limit is 30 s)");
+        Assert.Equal("", await ended); // ended, empty: nothing was stored
+    }
+
+    [Fact]
     public async Task The_trace_list_filters_by_resource_and_text_and_counts_spans_and_errors()
     {
         var (ingest, _) = SendIngestTrace(2);
