@@ -114,6 +114,22 @@ public sealed class DashboardBrowserTests(PlatformFixture platform, ITestOutputH
         await Assertions.Expect(detail.Locator("a.trace-link")).ToHaveTextAsync(traceId);
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "dashboard-log-detail.png"), FullPage = true });
 
+        // The log list is live: the alert closing (a reading back under the rule) appears on the open page, no reload.
+        await page.GotoAsync($"/structuredlogs?text={sensor}");
+        var sensorLogs = page.Locator("#log-rows tr");
+        await Assertions.Expect(sensorLogs).ToHaveCountAsync(1);
+        await page.EvaluateAsync("window.__notReloaded = true");
+        using (var post = await api.SendAsync(HttpMethod.Post, "/api/v1/readings", api.IngestKey,
+            new { readings = new[] { new { sensorId = sensor, timestamp = DateTimeOffset.UtcNow, value = 20.0 } } }))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, post.StatusCode);
+        }
+
+        await Assertions.Expect(sensorLogs).ToHaveCountAsync(2, new() { Timeout = 30_000 });
+        await Assertions.Expect(sensorLogs.First).ToContainTextAsync("Alert closed");
+        Assert.True(await page.EvaluateAsync<bool>("window.__notReloaded === true"), "the page was reloaded");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "dashboard-structured-logs-live.png"), FullPage = true });
+
         // The metrics page: the Api's meters, one instrument charted.
         await page.GotoAsync("/metrics?resource=api");
         await page.Locator("nav[aria-label=Meters] a").First.ClickAsync();
