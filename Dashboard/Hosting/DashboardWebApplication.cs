@@ -73,6 +73,8 @@ internal sealed class DashboardWebApplication : IAsyncDisposable
         App.MapBrowserTokenLogin(Options);
         App.MapGet("/health", () => Results.Text("Healthy")).AllowAnonymous();
         App.MapDashboardStylesheet();
+        App.MapSignalControls();
+        App.MapStructuredLogStream();
         // The pages (Components/Pages), server-rendered; the fallback policy lets in only a logged-in browser.
         App.MapRazorComponents<Kiln.Dashboard.Components.App>();
     }
