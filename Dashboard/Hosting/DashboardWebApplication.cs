@@ -78,6 +78,8 @@ internal sealed class DashboardWebApplication : IAsyncDisposable
         App.MapDashboardStylesheet();
         App.MapDashboardScripts();
         App.MapResourceEndpoints();
+        App.MapSignalControls();
+        App.MapStructuredLogStream();
         // The pages (Components/Pages), server-rendered; the fallback policy lets in only a logged-in browser.
         App.MapRazorComponents<Kiln.Dashboard.Components.App>();
     }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using Kiln.ServiceDefaults.Http;
 using Kiln.Shared;
 using Kiln.Simulator.Plant;
 
@@ -83,15 +84,6 @@ internal sealed class IngestClient(HttpClient http)
 
 internal static class IngestClientExtensions
 {
-    public static void AddIngestClient(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddHttpClient<IngestClient>(http =>
-        {
-            http.BaseAddress = new Uri($"https+http://{Topology.Resources.Api}");
-            if (builder.Configuration["Kiln:Api:Key"] is { Length: > 0 } key)
-            {
-                http.DefaultRequestHeaders.Add("X-Api-Key", key);
-            }
-        });
-    }
+    public static void AddIngestClient(this IHostApplicationBuilder builder) =>
+        builder.AddServiceClient<IngestClient>(Topology.Resources.Api, apiKeySetting: "Kiln:Api:Key");
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
+using Kiln.ServiceDefaults.Http;
 using Kiln.Shared;
 using Kiln.Shared.Alerts;
 
@@ -122,17 +123,8 @@ internal sealed class KilnApiClient(HttpClient http)
 
 internal static class KilnApiClientExtensions
 {
-    public static void AddKilnApiClient(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddHttpClient<KilnApiClient>(http =>
-        {
-            http.BaseAddress = new Uri($"https+http://{Topology.Resources.Api}");
-            if (builder.Configuration["Kiln:Api:Key"] is { Length: > 0 } key)
-            {
-                http.DefaultRequestHeaders.Add("X-Api-Key", key);
-            }
-        });
-    }
+    public static void AddKilnApiClient(this IHostApplicationBuilder builder) =>
+        builder.AddServiceClient<KilnApiClient>(Topology.Resources.Api, apiKeySetting: "Kiln:Api:Key");
 
     /// <summary>
     /// How long a page waits for the Api before it renders the "Api down" banner. The standard pipeline's own budget

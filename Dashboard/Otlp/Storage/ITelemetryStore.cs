@@ -41,6 +41,12 @@ internal interface ITelemetryStore
     /// <summary>Every stored trace the query selects, oldest first (by when its first span arrived).</summary>
     IReadOnlyList<StoredTrace> GetTraces(TraceQuery query);
 
+    /// <summary>
+    /// One page of the traces the query selects, newest first (by when the first span arrived), skipping
+    /// <paramref name="offset"/>: only the page's traces are copied, so a list stays cheap however much is stored.
+    /// </summary>
+    TracePage GetTracePage(TraceQuery query, int offset, int count);
+
     /// <summary>One trace by its id (32 hex digits, any case), or null when it is not (or no longer) stored.</summary>
     StoredTrace? GetTrace(string traceId);
 

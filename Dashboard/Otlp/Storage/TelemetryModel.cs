@@ -106,13 +106,24 @@ internal sealed record SpanQuery(IReadOnlyCollection<string>? ResourceNames = nu
         names is not { Count: > 0 } || names.Any(resource.Matches);
 }
 
-/// <summary>What a trace query selects: traces with a span of one of <see cref="ResourceNames"/>, with or without an error.</summary>
-internal sealed record TraceQuery(IReadOnlyCollection<string>? ResourceNames = null, bool? HasError = null)
+/// <summary>
+/// What a trace query selects: traces with a span of one of <see cref="ResourceNames"/>, with or without an error, and
+/// (<see cref="Text"/>) whose id starts with it or with a span whose name contains it (any case).
+/// </summary>
+internal sealed record TraceQuery(IReadOnlyCollection<string>? ResourceNames = null, bool? HasError = null, string? Text = null)
 {
-    public bool Selects(StoredTrace trace) =>
-        (ResourceNames is not { Count: > 0 } || trace.Spans.Any(s => SpanQuery.OfResources(ResourceNames, s.Resource)))
-        && (HasError is null || trace.HasError == HasError);
+    public bool Selects(StoredTrace trace) => Selects(trace.TraceId, trace.Spans);
+
+    public bool Selects(string traceId, IReadOnlyList<StoredSpan> spans) =>
+        (ResourceNames is not { Count: > 0 } || spans.Any(s => SpanQuery.OfResources(ResourceNames, s.Resource)))
+        && (HasError is null || spans.Any(s => s.HasError) == HasError)
+        && (string.IsNullOrEmpty(Text)
+            || traceId.StartsWith(Text, StringComparison.OrdinalIgnoreCase)
+            || spans.Any(s => s.Span.Name.Contains(Text, StringComparison.OrdinalIgnoreCase)));
 }
+
+/// <summary>One page of traces, newest first, and how many traces the query selects in all.</summary>
+internal sealed record TracePage(IReadOnlyList<StoredTrace> Traces, int TotalCount);
 
 /// <summary>
 /// What a log query selects; <see cref="MinSeverity"/> keeps that severity and above. <see cref="TraceId"/> matches any

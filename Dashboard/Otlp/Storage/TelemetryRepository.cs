@@ -274,6 +274,37 @@ internal sealed class TelemetryRepository(TelemetryLimits limits) : ITelemetrySt
         }
     }
 
+    public TracePage GetTracePage(TraceQuery query, int offset, int count)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var page = new List<StoredTrace>(Math.Min(count, 1_000));
+        var total = 0;
+        lock (_traceGate)
+        {
+            // Newest first without copying the queue's order: the entries are walked from an array of references only.
+            var entries = _traceOrder.ToArray();
+            for (var i = entries.Length - 1; i >= 0; i--)
+            {
+                var entry = entries[i];
+                if (!query.Selects(entry.Id, entry.Spans))
+                {
+                    continue;
+                }
+
+                if (total >= offset && page.Count < count)
+                {
+                    page.Add(entry.Snapshot());
+                }
+
+                total++;
+            }
+        }
+
+        return new TracePage(page, total);
+    }
+
     public StoredTrace? GetTrace(string traceId)
     {
         ArgumentNullException.ThrowIfNull(traceId);

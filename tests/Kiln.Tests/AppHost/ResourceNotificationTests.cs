@@ -1,6 +1,5 @@
 using Kiln.AppHost.Health;
 using Kiln.AppHost.Model;
-using Kiln.AppHost.Testing;
 
 namespace Kiln.Tests.AppHost;
 
@@ -11,8 +10,7 @@ namespace Kiln.Tests.AppHost;
 /// </summary>
 public sealed class ResourceNotificationTests : IAsyncDisposable
 {
-    private readonly string _state = DistributedApplicationTestingBuilder.NewStateDirectory();
-    private DistributedApplication? _app;
+    private readonly OneResourceApp _host = new();
 
     [Fact]
     public async Task A_wait_for_health_that_times_out_names_the_resource_its_state_and_its_last_lines()
@@ -61,30 +59,13 @@ public sealed class ResourceNotificationTests : IAsyncDisposable
 
         Assert.Contains("broken exited with code 3; it is FailedToStart;", error.Message, StringComparison.Ordinal);
         Assert.Contains("broken| config: port 0 refused", error.Message, StringComparison.Ordinal);
-        var waitError = await Assert.ThrowsAsync<InvalidOperationException>(() => _app!.ResourceNotifications.WaitForResourceHealthyAsync("broken"));
+        var waitError = await Assert.ThrowsAsync<InvalidOperationException>(() => _host.App!.ResourceNotifications.WaitForResourceHealthyAsync("broken"));
         Assert.Contains("broken: failed to start", waitError.Message, StringComparison.Ordinal);
     }
 
-    private async Task<DistributedApplication> StartAsync(ScriptedResource resource)
-    {
-        var builder = DistributedApplicationBuilder.CreateBuilder(["--state-dir", _state]);
-        builder.AddResource(resource);
-        _app = builder.Build();
-        _app.EchoOutput = false;
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await _app.StartAsync(deadline.Token);
-        return _app;
-    }
+    private Task<DistributedApplication> StartAsync(ScriptedResource resource) => _host.StartAsync(resource);
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_app is not null)
-        {
-            await _app.DisposeAsync();
-        }
-
-        DistributedApplicationTestingBuilder.RemoveStateDirectory(_state);
-    }
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 
     private sealed class ScriptedResource(string name, string[] output, Func<string?> health, string? failWith = null) : Resource(name)
     {

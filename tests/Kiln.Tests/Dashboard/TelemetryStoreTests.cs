@@ -15,6 +15,33 @@ namespace Kiln.Tests.Dashboard;
 public sealed class TelemetryStoreTests
 {
     [Fact]
+    public void A_trace_page_is_newest_first_counts_every_match_and_copies_only_its_own_traces()
+    {
+        var store = new TelemetryRepository(new TelemetryLimits());
+        for (var i = 0; i < 25; i++)
+        {
+            store.AddTraces(OtlpMessages.Traces(i % 2 == 0 ? "even" : "odd", [OtlpMessages.Span(OtlpMessages.TraceId(i), 0, $"work {i}", error: i % 5 == 0)]));
+        }
+
+        static string Id(int i) => Convert.ToHexStringLower(OtlpMessages.TraceId(i));
+        var first = store.GetTracePage(new TraceQuery(), 0, 10);
+        Assert.Equal(25, first.TotalCount);
+        Assert.Equal(Enumerable.Range(15, 10).Reverse().Select(Id), first.Traces.Select(t => t.TraceId));
+        var last = store.GetTracePage(new TraceQuery(), 20, 10);
+        Assert.Equal(Enumerable.Range(0, 5).Reverse().Select(Id), last.Traces.Select(t => t.TraceId));
+        Assert.Empty(store.GetTracePage(new TraceQuery(), 30, 10).Traces);
+
+        var odd = store.GetTracePage(new TraceQuery(["odd"]), 0, 3);
+        Assert.Equal(12, odd.TotalCount);
+        Assert.Equal([Id(23), Id(21), Id(19)], odd.Traces.Select(t => t.TraceId));
+        var errors = store.GetTracePage(new TraceQuery(HasError: true), 0, 100);
+        Assert.Equal([Id(20), Id(15), Id(10), Id(5), Id(0)], errors.Traces.Select(t => t.TraceId));
+        var named = store.GetTracePage(new TraceQuery(Text: "WORK 1"), 0, 100);
+        Assert.Equal(11, named.TotalCount); // work 1, 10–19
+        Assert.Equal(Id(7), Assert.Single(store.GetTracePage(new TraceQuery(Text: Id(7)[..18].ToUpperInvariant()), 0, 100).Traces).TraceId);
+    }
+
+    [Fact]
     public async Task A_flood_of_100000_spans_from_four_receivers_at_once_keeps_the_newest_10000_traces()
     {
         var store = new TelemetryRepository(new TelemetryLimits());

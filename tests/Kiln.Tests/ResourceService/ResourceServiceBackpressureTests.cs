@@ -3,8 +3,8 @@ using System.Threading.Channels;
 using Grpc.Core;
 using Kiln.AppHost.Model;
 using Kiln.AppHost.ResourceService;
-using Kiln.AppHost.Testing;
 using Kiln.ResourceService.V1;
+using Kiln.Tests.AppHost;
 
 namespace Kiln.Tests.ResourceService;
 
@@ -15,8 +15,7 @@ namespace Kiln.Tests.ResourceService;
 public sealed class ResourceServiceBackpressureTests : IAsyncDisposable
 {
     private static readonly TimeSpan Within = TimeSpan.FromSeconds(60);
-    private readonly string _state = DistributedApplicationTestingBuilder.NewStateDirectory();
-    private DistributedApplication? _app;
+    private readonly OneResourceApp _host = new();
 
     [Fact]
     public async Task A_console_watcher_that_falls_behind_loses_its_oldest_lines_and_is_told_how_many()
@@ -139,26 +138,9 @@ public sealed class ResourceServiceBackpressureTests : IAsyncDisposable
         Assert.Equal(("to standard error", true, 1L), (line.Text, line.IsStdErr, line.LineNumber));
     }
 
-    private async Task<DistributedApplication> StartAsync()
-    {
-        var builder = DistributedApplicationBuilder.CreateBuilder(["--state-dir", _state]);
-        builder.AddResource(new ScriptedResource("probe"));
-        _app = builder.Build();
-        _app.EchoOutput = false;
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await _app.StartAsync(deadline.Token);
-        return _app;
-    }
+    private Task<DistributedApplication> StartAsync() => _host.StartAsync(new ScriptedResource("probe"));
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_app is not null)
-        {
-            await _app.DisposeAsync();
-        }
-
-        DistributedApplicationTestingBuilder.RemoveStateDirectory(_state);
-    }
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 
     internal sealed class ScriptedResource(string name) : Kiln.AppHost.Model.Resource(name)
     {
