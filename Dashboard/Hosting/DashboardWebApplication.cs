@@ -8,6 +8,7 @@ using Kiln.Dashboard.Otlp;
 using Kiln.Dashboard.Otlp.Grpc;
 using Kiln.Dashboard.Otlp.Http;
 using Kiln.Dashboard.Otlp.Storage;
+using Kiln.Dashboard.ResourceService;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Kiln.Dashboard.Hosting;
@@ -45,6 +46,8 @@ internal sealed class DashboardWebApplication : IAsyncDisposable
         builder.Services.AddSingleton(Options.Limits);
         builder.Services.AddSingleton<ITelemetryStore, TelemetryRepository>();
         builder.Services.AddSingleton<OtlpApiKey>();
+        builder.Services.AddSingleton<ResourceCatalog>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ResourceCatalog>());
         builder.Services.AddProblemDetails();
         builder.Services.AddGrpc(grpc =>
         {
@@ -73,6 +76,8 @@ internal sealed class DashboardWebApplication : IAsyncDisposable
         App.MapBrowserTokenLogin(Options);
         App.MapGet("/health", () => Results.Text("Healthy")).AllowAnonymous();
         App.MapDashboardStylesheet();
+        App.MapDashboardScripts();
+        App.MapResourceEndpoints();
         App.MapSignalControls();
         App.MapStructuredLogStream();
         // The pages (Components/Pages), server-rendered; the fallback policy lets in only a logged-in browser.

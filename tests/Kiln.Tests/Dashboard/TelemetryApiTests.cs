@@ -97,9 +97,10 @@ public sealed class TelemetryApiTests : IAsyncLifetime
         Assert.True(worker.GetProperty("hasLogs").GetBoolean() && worker.GetProperty("hasTraces").GetBoolean());
         Assert.False(worker.GetProperty("hasMetrics").GetBoolean());
 
+        // /api/resources is what the AppHost runs, not who sent telemetry: a dashboard started alone knows of none
+        // (ResourcePagesTests covers it fed by a resource service).
         using var summary = JsonDocument.Parse(await _api.GetStringAsync("/api/resources"));
-        Assert.Equal(["api", "worker"], summary.RootElement.EnumerateArray().Select(r => r.GetProperty("name").GetString()));
-        Assert.Equal(["name", "type", "state", "health", "urls", "pid", "restarts"], summary.RootElement[0].EnumerateObject().Select(p => p.Name));
+        Assert.Equal(0, summary.RootElement.GetArrayLength());
     }
 
     [Theory]

@@ -1,0 +1,38 @@
+// Keeps a resources page current without a reload: the dashboard sends an event on every change the AppHost reports
+// (/resources/events), and the page's live region ([data-live]) is fetched again and swapped in. Focus stays on the
+// control that had it (by id), so a keyboard user is not thrown back to the top.
+(() => {
+  const region = document.querySelector('[data-live]');
+  if (!region) return;
+  const state = document.getElementById('live-state');
+  let busy = false;
+  let again = false;
+
+  async function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    try {
+      do {
+        again = false;
+        const response = await fetch(location.href, { cache: 'no-store', headers: { Accept: 'text/html' } });
+        if (!response.ok) break;
+        const fresh = new DOMParser().parseFromString(await response.text(), 'text/html').querySelector('[data-live]');
+        if (!fresh) break;
+        const focused = region.contains(document.activeElement) ? document.activeElement.id : '';
+        region.replaceChildren(...fresh.childNodes);
+        if (focused) document.getElementById(focused)?.focus();
+        region.dispatchEvent(new CustomEvent('kiln:refreshed', { bubbles: true }));
+      } while (again);
+    } catch {
+      // The next event tries again.
+    } finally {
+      busy = false;
+    }
+  }
+
+  const events = new EventSource('/resources/events');
+  events.onopen = () => { if (state) state.textContent = 'live'; };
+  events.onerror = () => { if (state) state.textContent = 'reconnecting…'; };
+  // The first event too: something may have changed between this page's rendering and the stream's opening.
+  events.onmessage = () => refresh();
+})();
