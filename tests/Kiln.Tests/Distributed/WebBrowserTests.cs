@@ -1,5 +1,8 @@
 using System.Net;
+using Kiln.AppHost.Testing;
+using Kiln.Shared;
 using Microsoft.Playwright;
+using StackExchange.Redis;
 using Xunit.Abstractions;
 
 namespace Kiln.Tests.Distributed;
@@ -39,6 +42,28 @@ public sealed class WebBrowserTests(PlatformFixture platform, ITestOutputHelper 
         await Assertions.Expect(page.Locator("#live-state")).ToHaveTextAsync("live"); // the /live stream is open
 
         await page.EvaluateAsync("window.__notReloaded = true");
+
+        // "Within a second of the reading being stored": the Worker announces a stored reading on kiln:live right after
+        // storing it, and the test hears that same announcement; the page notes the moment the value shows. One clock.
+        await using var cache = await ConnectionMultiplexer.ConnectAsync(await platform.App.GetConnectionStringAsync("cache")
+            ?? throw new InvalidOperationException("cache has no connection string"));
+        var announced = new TaskCompletionSource<DateTimeOffset>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await cache.GetSubscriber().SubscribeAsync(RedisChannel.Literal(Topology.Cache.LiveChannel), (_, message) =>
+        {
+            if (message.ToString() is var text && text.Contains(sensor, StringComparison.Ordinal) && text.Contains("777.25", StringComparison.Ordinal))
+            {
+                announced.TrySetResult(DateTimeOffset.UtcNow);
+            }
+        });
+        await page.EvaluateAsync("""
+            sensor => new MutationObserver((_, observer) => {
+                if (document.querySelector(`tr[data-sensor="${sensor}"] .latest`)?.textContent.trim() === '777.25') {
+                    window.__shownAt = performance.timeOrigin + performance.now();
+                    observer.disconnect();
+                }
+            }).observe(document.body, { childList: true, characterData: true, subtree: true })
+            """, sensor);
+
         using (var response = await Api.PostReadingsAsync(new[] { new { sensorId = sensor, timestamp = DateTimeOffset.UtcNow, value = 777.25 } }))
         {
             Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
@@ -46,6 +71,10 @@ public sealed class WebBrowserTests(PlatformFixture platform, ITestOutputHelper 
 
         await Assertions.Expect(value).ToHaveTextAsync("777.25", new() { Timeout = 3000 });
         Assert.True(await page.EvaluateAsync<bool>("window.__notReloaded === true"), "the page was reloaded");
+        var stored = await announced.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var shown = DateTimeOffset.FromUnixTimeMilliseconds((long)await page.EvaluateAsync<double>("window.__shownAt"));
+        output.WriteLine($"stored → shown on the open overview: {(shown - stored).TotalMilliseconds:0} ms");
+        Assert.True(shown - stored < TimeSpan.FromSeconds(1), $"the value reached the open page {(shown - stored).TotalMilliseconds:0} ms after it was stored");
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "overview.png"), FullPage = true });
         output.WriteLine($"screenshots in {Screenshots}");
     }
