@@ -6,6 +6,11 @@ internal static class DevKafkaLocator
     public const string AssemblyVariable = "KILN_DEVKAFKA_DLL";
     private const string AssemblyName = "Kiln.DevKafka.dll";
 
+    /// <summary>The configuration the tests were built in: the test assembly lives in <c>bin/{Configuration}/{TargetFramework}/</c>.</summary>
+    public static string Configuration => new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+
+    public static string TargetFramework => new DirectoryInfo(AppContext.BaseDirectory).Name;
+
     public static string FindAssembly()
     {
         if (Environment.GetEnvironmentVariable(AssemblyVariable) is { Length: > 0 } configured)
@@ -15,7 +20,8 @@ internal static class DevKafkaLocator
                 : throw new FileNotFoundException($"{AssemblyVariable} points at a missing file.", configured);
         }
 
-        // Otherwise the newest build of tools/DevKafka in the repository the tests run from.
+        // Otherwise the build of tools/DevKafka in the repository the tests run from, in the tests' own configuration
+        // (bench/run leaves a newer Release build beside the Debug one a plain dotnet test makes), else its newest build.
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {
             var binaries = new DirectoryInfo(Path.Combine(directory.FullName, "tools", "DevKafka", "bin"));
@@ -24,9 +30,10 @@ internal static class DevKafkaLocator
                 continue;
             }
 
-            var newest = binaries.EnumerateFiles(AssemblyName, SearchOption.AllDirectories)
-                .OrderByDescending(file => file.LastWriteTimeUtc)
-                .FirstOrDefault();
+            var sameConfiguration = new FileInfo(Path.Combine(binaries.FullName, Configuration, TargetFramework, AssemblyName));
+            var newest = sameConfiguration.Exists
+                ? sameConfiguration
+                : binaries.EnumerateFiles(AssemblyName, SearchOption.AllDirectories).OrderByDescending(file => file.LastWriteTimeUtc).FirstOrDefault();
             if (newest is not null)
             {
                 return newest.FullName;

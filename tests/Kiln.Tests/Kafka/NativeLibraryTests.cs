@@ -30,7 +30,8 @@ public sealed class NativeLibraryTests(DevKafkaFixture broker) : IClassFixture<D
         var files = MappedLibRdKafkaFiles(broker.ProcessId);
 
         var file = Assert.Single(files);
-        Assert.EndsWith(Path.Combine("tools", "DevKafka", "bin", "Debug", "net10.0", "runtimes", "linux-x64", "native", "centos8-librdkafka.so"), file,
+        Assert.EndsWith(Path.Combine("tools", "DevKafka", "bin", DevKafkaLocator.Configuration, DevKafkaLocator.TargetFramework, "runtimes", "linux-x64", "native",
+            "centos8-librdkafka.so"), file,
             StringComparison.Ordinal);
     }
 
