@@ -1,5 +1,6 @@
 using System.Globalization;
 using Google.Protobuf.Collections;
+using Kiln.Dashboard.Api;
 using Kiln.Dashboard.Otlp.Proto.Common;
 using Kiln.Dashboard.Otlp.Proto.Logs;
 using Kiln.Dashboard.Otlp.Storage;
@@ -79,16 +80,7 @@ internal static class TelemetryView
     };
 
     /// <summary>A level name (any case) to the lowest severity number of that level, or null for an unknown name.</summary>
-    public static SeverityNumber? MinSeverity(string? level) => level?.ToUpperInvariant() switch
-    {
-        "TRACE" => SeverityNumber.Trace,
-        "DEBUG" => SeverityNumber.Debug,
-        "INFORMATION" => SeverityNumber.Info,
-        "WARNING" => SeverityNumber.Warn,
-        "ERROR" => SeverityNumber.Error,
-        "CRITICAL" => SeverityNumber.Fatal,
-        _ => null,
-    };
+    public static SeverityNumber? MinSeverity(string? level) => level is null ? null : TelemetryApiQuery.Severity(level);
 
     public static string Message(LogRecord record) => Value(record.Body);
 

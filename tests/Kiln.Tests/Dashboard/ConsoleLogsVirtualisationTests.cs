@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Kiln.Tests.Browser;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 
@@ -12,15 +13,12 @@ namespace Kiln.Tests.Dashboard;
 /// </summary>
 public sealed class ConsoleLogsVirtualisationTests(ITestOutputHelper output)
 {
-    private const string Chromium = "/usr/bin/chromium";
-
     [Fact]
     public async Task A_backlog_of_100000_lines_renders_fast_and_keeps_at_most_5000_in_the_page()
     {
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing; run: apt-get install -y chromium (.ci/run does)");
+        await using var chromium = await ChromiumBrowser.LaunchAsync();
+        var browser = chromium.Browser;
         await using var dashboard = await TestDashboard.StartAsync();
-        using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
         var page = await browser.NewPageAsync(new() { BaseURL = dashboard.App.FrontendUrl.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
         await page.GotoAsync(dashboard.App.LoginUrl.PathAndQuery);
         await page.GotoAsync("/consolelogs/resource/bench");

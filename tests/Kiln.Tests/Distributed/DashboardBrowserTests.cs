@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.RegularExpressions;
 using Kiln.Dashboard.Otlp.Proto.Trace;
+using Kiln.Tests.Browser;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 
@@ -15,8 +16,7 @@ namespace Kiln.Tests.Distributed;
 [Collection(PlatformTestGroup.Name)]
 public sealed class DashboardBrowserTests(PlatformFixture platform, ITestOutputHelper output)
 {
-    private const string Chromium = "/usr/bin/chromium";
-    private static readonly string Screenshots = Path.Combine(AppContext.BaseDirectory, "screenshots");
+    private static readonly string Screenshots = ChromiumBrowser.Screenshots;
     private static readonly TimeSpan ExportDeadline = TimeSpan.FromSeconds(30);
 
     [Fact]
@@ -47,14 +47,8 @@ public sealed class DashboardBrowserTests(PlatformFixture platform, ITestOutputH
         var consume = trace.First(s => s.Service == "worker" && s.Kind == Span.Types.SpanKind.Consumer);
         var write = trace.First(s => s.Service == "worker" && IsPostgres(s) && s.ParentSpanId == consume.SpanId);
 
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing; run: apt-get install -y chromium (.ci/run does)");
-        Directory.CreateDirectory(Screenshots);
-        using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new()
-        {
-            ExecutablePath = Chromium,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        });
+        await using var chromium = await ChromiumBrowser.LaunchAsync();
+        var browser = chromium.Browser;
         var dashboard = platform.App.Dashboard;
         var page = await browser.NewPageAsync(new()
         {

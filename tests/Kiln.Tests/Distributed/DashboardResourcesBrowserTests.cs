@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Kiln.Tests.Browser;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 
@@ -13,8 +14,7 @@ namespace Kiln.Tests.Distributed;
 [Collection(PlatformTestGroup.Name)]
 public sealed class DashboardResourcesBrowserTests(PlatformFixture platform, ITestOutputHelper output) : IDisposable
 {
-    private const string Chromium = "/usr/bin/chromium";
-    private static readonly string Screenshots = Path.Combine(AppContext.BaseDirectory, "screenshots");
+    private static readonly string Screenshots = ChromiumBrowser.Screenshots;
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(60);
 
     [Fact]
@@ -54,14 +54,8 @@ public sealed class DashboardResourcesBrowserTests(PlatformFixture platform, ITe
     [Fact]
     public async Task A_user_logs_in_sees_every_resource_healthy_reads_a_console_and_stops_and_starts_web_from_the_ui()
     {
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing; run: apt-get install -y chromium (.ci/run does)");
-        Directory.CreateDirectory(Screenshots);
-        using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new()
-        {
-            ExecutablePath = Chromium,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        });
+        await using var chromium = await ChromiumBrowser.LaunchAsync();
+        var browser = chromium.Browser;
         await using var context = await browser.NewContextAsync(new()
         {
             BaseURL = platform.App.Dashboard.FrontendUrl.ToString(),

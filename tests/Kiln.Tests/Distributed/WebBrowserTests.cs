@@ -1,6 +1,7 @@
 using System.Net;
 using Kiln.AppHost.Testing;
 using Kiln.Shared;
+using Kiln.Tests.Browser;
 using Microsoft.Playwright;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -14,8 +15,7 @@ namespace Kiln.Tests.Distributed;
 [Collection(PlatformTestGroup.Name)]
 public sealed class WebBrowserTests(PlatformFixture platform, ITestOutputHelper output) : IDisposable
 {
-    private const string Chromium = "/usr/bin/chromium";
-    private static readonly string Screenshots = Path.Combine(AppContext.BaseDirectory, "screenshots");
+    private static readonly string Screenshots = ChromiumBrowser.Screenshots;
     private ApiDriver Api => platform.Api;
 
     [Fact]
@@ -280,26 +280,19 @@ public sealed class WebBrowserTests(PlatformFixture platform, ITestOutputHelper 
     public void Dispose() => platform.WriteLogs(output);
 
     /// <summary>Chromium with one page on the Web's address.</summary>
-    private sealed class BrowserSession(IPlaywright playwright, IBrowser browser, IPage page, PlatformFixture platform) : IAsyncDisposable
+    private sealed class BrowserSession(ChromiumBrowser chromium, IPage page, PlatformFixture platform) : IAsyncDisposable
     {
         public IPage Page => page;
 
         public static async Task<BrowserSession> StartAsync(PlatformFixture platform, ViewportSize? viewport = null)
         {
-            Assert.True(File.Exists(Chromium), $"{Chromium} is missing; run: apt-get install -y chromium (.ci/run does)");
-            Directory.CreateDirectory(Screenshots);
-            var playwright = await Playwright.CreateAsync();
-            var browser = await playwright.Chromium.LaunchAsync(new()
-            {
-                ExecutablePath = Chromium,
-                Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            });
-            var page = await browser.NewPageAsync(new()
+            var chromium = await ChromiumBrowser.LaunchAsync();
+            var page = await chromium.Browser.NewPageAsync(new()
             {
                 BaseURL = platform.App.Resource<Kiln.AppHost.Resources.ProjectResource>("web").Urls[0].ToString(),
                 ViewportSize = viewport ?? new ViewportSize { Width = 1280, Height = 900 },
             });
-            return new BrowserSession(playwright, browser, page, platform);
+            return new BrowserSession(chromium, page, platform);
         }
 
         public async Task SignInAsync(string path)
@@ -310,10 +303,6 @@ public sealed class WebBrowserTests(PlatformFixture platform, ITestOutputHelper 
             await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex(System.Text.RegularExpressions.Regex.Escape(path) + "$"));
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            await browser.DisposeAsync();
-            playwright.Dispose();
-        }
+        public ValueTask DisposeAsync() => chromium.DisposeAsync();
     }
 }
