@@ -7,7 +7,7 @@ namespace Kiln.Api.Extensions;
 /// <summary>
 /// At start: applies the schema migrations (under their advisory lock) and stores the AppHost's
 /// bootstrap keys, given as hashes in <c>Kiln:BootstrapKeys:{Admin,Ingest,Read,Web,Simulator}</c> (the Web's key is admin-scoped, to acknowledge
-/// alerts, but its own; the simulator's may ingest and, to declare its plant's sensors, administer). Retries while
+/// alerts, but its own; the simulator's may ingest and declare its plant's sensors, nothing else). Retries while
 /// the database is not reachable yet; the service reports ready only once this has succeeded.
 /// </summary>
 internal sealed class DatabaseInitializer(
@@ -20,7 +20,7 @@ internal sealed class DatabaseInitializer(
         ("Ingest", "ingest", [ApiKeyScopes.Ingest]),
         ("Read", "read", [ApiKeyScopes.Read]),
         ("Web", "web", [ApiKeyScopes.Admin]),
-        ("Simulator", "simulator", [ApiKeyScopes.Ingest, ApiKeyScopes.Admin]),
+        ("Simulator", "simulator", [ApiKeyScopes.Ingest, ApiKeyScopes.Sensors]),
     ];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

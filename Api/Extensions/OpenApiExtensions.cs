@@ -54,7 +54,7 @@ internal static class OpenApiExtensions
                 Type = SecuritySchemeType.ApiKey,
                 In = ParameterLocation.Header,
                 Name = ApiKeyScopes.Header,
-                Description = $"An API key. Scopes: {string.Join(", ", ApiKeyScopes.All)} (admin may also read); a key may be bound to one site.",
+                Description = $"An API key. Scopes: {string.Join(", ", ApiKeyScopes.All)} (admin may also read and declare sensors); a key may be bound to one site.",
             };
             return Task.CompletedTask;
         }

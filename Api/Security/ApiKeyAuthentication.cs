@@ -66,6 +66,7 @@ internal static class ApiKeyAuthenticationExtensions
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(ApiKeyScopes.Ingest, p => p.RequireClaim(ApiKeyScopes.ScopeClaim, ApiKeyScopes.Ingest))
             .AddPolicy(ApiKeyScopes.Read, p => p.RequireClaim(ApiKeyScopes.ScopeClaim, ApiKeyScopes.Read, ApiKeyScopes.Admin))
+            .AddPolicy(ApiKeyScopes.Sensors, p => p.RequireClaim(ApiKeyScopes.ScopeClaim, ApiKeyScopes.Sensors, ApiKeyScopes.Admin))
             .AddPolicy(ApiKeyScopes.Admin, p => p.RequireClaim(ApiKeyScopes.ScopeClaim, ApiKeyScopes.Admin));
     }
 }

@@ -13,7 +13,7 @@ internal static class SensorsApi
     {
         var sensors = app.MapGroup("/api/v1/sensors").WithTags("Sensors");
 
-        sensors.MapPut("/{id}", PutSensor).RequireApiKey(ApiKeyScopes.Admin).ProducesProblems(400, 413, 415, 422);
+        sensors.MapPut("/{id}", PutSensor).RequireApiKey(ApiKeyScopes.Sensors).ProducesProblems(400, 413, 415, 422);
         sensors.MapGet("/", ListSensors).RequireApiKey(ApiKeyScopes.Read).ProducesProblems(400);
         sensors.MapGet("/{id}", GetSensor).RequireApiKey(ApiKeyScopes.Read).ProducesProblems(400, 404);
         sensors.MapGet("/{id}/latest", GetLatest).RequireApiKey(ApiKeyScopes.Read).ProducesProblems(400, 404);
@@ -22,11 +22,16 @@ internal static class SensorsApi
     }
 
     private static async Task<Results<Created<Sensor>, Ok<Sensor>, ProblemHttpResult>> PutSensor(
-        string id, SensorDefinition definition, SensorStore store, SensorCatalog catalog, CancellationToken cancellationToken)
+        string id, SensorDefinition definition, ClaimsPrincipal user, SensorStore store, SensorCatalog catalog, CancellationToken cancellationToken)
     {
         if (SensorId.Validate(id) is { } idProblem)
         {
             return InvalidId(idProblem);
+        }
+
+        if (OtherSite(id, user) is { } refused)
+        {
+            return refused;
         }
 
         if (definition.Validate(id) is { } problem)

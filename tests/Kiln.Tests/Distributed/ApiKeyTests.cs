@@ -163,6 +163,24 @@ public sealed class ApiKeyTests(PlatformFixture platform, ITestOutputHelper outp
         Assert.Equal(["keys3"], listed.GetProperty("items").EnumerateArray().Select(s => s.GetProperty("site").GetString()).Distinct());
     }
 
+    [Fact]
+    public async Task A_sensors_key_declares_sensors_of_its_site_and_does_nothing_else()
+    {
+        var declarer = await Api.CreateKeyAsync("declarer keys5", ["sensors"], "keys5");
+        var definition = new { site = "keys5", kind = "temperature", unit = "C", rule = new { low = (double?)null, high = 100, hysteresis = 5 } };
+        using (var created = await Api.SendAsync(HttpMethod.Put, "/api/v1/sensors/keys5.kiln.temp", declarer.Secret, definition))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        await AssertProblemAsync(await Api.SendAsync(HttpMethod.Put, "/api/v1/sensors/keys6.kiln.temp", declarer.Secret, definition with { site = "keys6" }),
+            HttpStatusCode.Forbidden, "may not", "another site");
+        await AssertProblemAsync(await Api.SendAsync(HttpMethod.Get, "/api/v1/keys", declarer.Secret), HttpStatusCode.Forbidden, "may not");
+        await AssertProblemAsync(await Api.SendAsync(HttpMethod.Get, "/api/v1/sensors/keys5.kiln.temp", declarer.Secret), HttpStatusCode.Forbidden, "may not");
+        using var posted = await Api.PostReadingsAsync(new[] { new { sensorId = "keys5.kiln.temp", timestamp = DateTimeOffset.UtcNow, value = 1.0 } }, declarer.Secret);
+        Assert.Equal(HttpStatusCode.Forbidden, posted.StatusCode);
+    }
+
     [Theory]
     [InlineData("""{"name":"gw","scopes":["write"]}""", "unknown scope 'write'")]
     [InlineData("""{"name":"","scopes":["ingest"]}""", "name is required")]

@@ -15,7 +15,7 @@ public sealed class OpenApiTests(PlatformFixture platform, ITestOutputHelper out
     /// <summary>Every endpoint the Api answers at, with the key scope it needs.</summary>
     public static TheoryData<string, string, string> Endpoints => new()
     {
-        { "put", "/api/v1/sensors/{id}", "admin" },
+        { "put", "/api/v1/sensors/{id}", "sensors" },
         { "get", "/api/v1/sensors", "read" },
         { "get", "/api/v1/sensors/{id}", "read" },
         { "get", "/api/v1/sensors/{id}/latest", "read" },
