@@ -76,6 +76,33 @@ internal sealed class KilnApiClient(HttpClient http)
         return series?.Items ?? [];
     }
 
+    /// <summary>
+    /// Every reading from <paramref name="from"/> to <paramref name="to"/>, oldest first, each a point of its own (its value
+    /// the minimum, maximum and average), read a page of the Api's largest size at a time; null when there are more than
+    /// <paramref name="max"/>, for the caller to draw rollups instead.
+    /// </summary>
+    public async Task<IReadOnlyList<RollupPoint>?> ReadingsAsync(string sensorId, DateTimeOffset from, DateTimeOffset to, int max, CancellationToken cancellationToken)
+    {
+        var points = new List<RollupPoint>();
+        string? cursor = null;
+        do
+        {
+            var path = $"/api/v1/sensors/{Uri.EscapeDataString(sensorId)}/readings?limit={PageSize}"
+                + $"&from={Uri.EscapeDataString(from.ToString("O", CultureInfo.InvariantCulture))}&to={Uri.EscapeDataString(to.ToString("O", CultureInfo.InvariantCulture))}"
+                + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}");
+            var page = await http.GetFromJsonAsync<Page<Reading>>(path, cancellationToken);
+            points.AddRange((page?.Items ?? []).Select(r => new RollupPoint(r.Timestamp, 1, r.Value, r.Value, r.Value)));
+            if (points.Count > max)
+            {
+                return null;
+            }
+
+            cursor = page?.Next;
+        }
+        while (cursor is not null);
+        return points;
+    }
+
     /// <summary>A sensor's alerts, newest first, whatever their state.</summary>
     public async Task<IReadOnlyList<AlertView>> AlertsOfAsync(string sensorId, int limit, CancellationToken cancellationToken)
     {
@@ -117,6 +144,8 @@ internal sealed class KilnApiClient(HttpClient http)
     private const int PageSize = 1000;
 
     private sealed record Page<T>(IReadOnlyList<T> Items, string? Next);
+
+    private sealed record Reading(DateTimeOffset Timestamp, double Value);
 
     private sealed record RollupSeries(IReadOnlyList<RollupPoint> Items);
 }

@@ -2,7 +2,8 @@ namespace Kiln.Web.Sensors;
 
 /// <summary>
 /// A range the sensor page's chart can show, and the rollups it is drawn from: minutes up to a day, hours for a week, days
-/// for a month, so that no chart asks the Api for more than 1,440 buckets.
+/// for a month, so that no chart asks the Api for more than 1,440 buckets. The last hour is drawn from its readings
+/// themselves when there are not too many (the page decides), its minutes otherwise.
 /// </summary>
 internal sealed record ChartRange(string Key, string Label, string Title, TimeSpan Span, string Bucket, TimeSpan BucketSize)
 {
