@@ -24,7 +24,7 @@ internal sealed record Secrets
     /// <summary>The Web's own Api key (admin scope, to acknowledge alerts): revocable apart from the operator's admin key, never sent to a browser.</summary>
     public string? WebApiKey { get; init; }
 
-    /// <summary>The plant simulator's own Api key (ingest, and admin to declare its sensors): revocable alone.</summary>
+    /// <summary>The plant simulator's own Api key (scopes ingest and sensors, to declare its plant's sensors): revocable alone.</summary>
     public string? SimulatorApiKey { get; init; }
 
     /// <summary>The browser token of the dashboard's login URL (<c>/login?t=…</c>).</summary>
@@ -46,30 +46,18 @@ internal sealed record Secrets
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
     };
 
+    /// <summary>
+    /// The secrets in <paramref name="path"/>, or new ones. A file written before a secret existed (a service's database
+    /// role, a later key) gets that secret generated and added; what it had is kept.
+    /// </summary>
     public static Secrets LoadOrCreate(string path)
     {
+        Secrets? loaded = null;
         if (File.Exists(path))
         {
             try
             {
-                var loaded = JsonSerializer.Deserialize<Secrets>(File.ReadAllText(path), Json) ?? throw new JsonException("empty");
-                if (loaded.DatabasePassword is null || loaded.WebApiKey is null || loaded.ResourceServiceApiKey is null || loaded.SimulatorApiKey is null
-                    || loaded.DashboardApiKey is null)
-                {
-                    // Written before the services had a database role (or the Web, the resource service, the simulator or the
-                    // dashboard's API a key) of their own: add what is missing, keep the rest.
-                    loaded = loaded with
-                    {
-                        DatabasePassword = loaded.DatabasePassword ?? NewPassword(),
-                        WebApiKey = loaded.WebApiKey ?? ApiKeyHash.NewKey(),
-                        DashboardApiKey = loaded.DashboardApiKey ?? NewPassword(),
-                        ResourceServiceApiKey = loaded.ResourceServiceApiKey ?? NewPassword(),
-                        SimulatorApiKey = loaded.SimulatorApiKey ?? ApiKeyHash.NewKey(),
-                    };
-                    OwnerOnlyFile.Write(path, JsonSerializer.Serialize(loaded, Json));
-                }
-
-                return loaded;
+                loaded = JsonSerializer.Deserialize<Secrets>(File.ReadAllText(path), Json) ?? throw new JsonException("empty");
             }
             catch (JsonException ex)
             {
@@ -80,22 +68,26 @@ internal sealed record Secrets
 
         var secrets = new Secrets
         {
-            PostgresPassword = NewPassword(),
-            DatabasePassword = NewPassword(),
-            CachePassword = NewPassword(),
-            AdminApiKey = ApiKeyHash.NewKey(),
-            IngestApiKey = ApiKeyHash.NewKey(),
-            ReadApiKey = ApiKeyHash.NewKey(),
-            WebApiKey = ApiKeyHash.NewKey(),
-            SimulatorApiKey = ApiKeyHash.NewKey(),
-            DashboardToken = NewPassword(),
-            DashboardApiKey = NewPassword(),
-            OperatorPassword = NewPassword(),
-            OtlpApiKey = NewPassword(),
-            ResourceServiceApiKey = NewPassword(),
+            PostgresPassword = loaded?.PostgresPassword ?? NewPassword(),
+            DatabasePassword = loaded?.DatabasePassword ?? NewPassword(),
+            CachePassword = loaded?.CachePassword ?? NewPassword(),
+            AdminApiKey = loaded?.AdminApiKey ?? ApiKeyHash.NewKey(),
+            IngestApiKey = loaded?.IngestApiKey ?? ApiKeyHash.NewKey(),
+            ReadApiKey = loaded?.ReadApiKey ?? ApiKeyHash.NewKey(),
+            WebApiKey = loaded?.WebApiKey ?? ApiKeyHash.NewKey(),
+            SimulatorApiKey = loaded?.SimulatorApiKey ?? ApiKeyHash.NewKey(),
+            DashboardToken = loaded?.DashboardToken ?? NewPassword(),
+            DashboardApiKey = loaded?.DashboardApiKey ?? NewPassword(),
+            OperatorPassword = loaded?.OperatorPassword ?? NewPassword(),
+            OtlpApiKey = loaded?.OtlpApiKey ?? NewPassword(),
+            ResourceServiceApiKey = loaded?.ResourceServiceApiKey ?? NewPassword(),
         };
 
-        OwnerOnlyFile.Write(path, JsonSerializer.Serialize(secrets, Json));
+        if (secrets != loaded)
+        {
+            OwnerOnlyFile.Write(path, JsonSerializer.Serialize(secrets, Json));
+        }
+
         return secrets;
     }
 
