@@ -41,11 +41,11 @@ public sealed class DashboardBrowserTests(PlatformFixture platform, ITestOutputH
 
         using var telemetry = new DashboardTelemetry(platform.App);
         IReadOnlyList<TraceSpan> trace = [];
-        await Eventually.TrueAsync(async () => IsComplete(trace = await telemetry.TraceAsync(traceId)), ExportDeadline,
+        await Eventually.TrueAsync(async () => TraceSpan.IsCompleteIngest(trace = await telemetry.TraceAsync(traceId)), ExportDeadline,
             "the ingest trace: the Api's request, the produce, the Worker's processing and its PostgreSQL write");
         var server = trace.Single(s => s.Service == "api" && s.Kind == Span.Types.SpanKind.Server);
         var consume = trace.First(s => s.Service == "worker" && s.Kind == Span.Types.SpanKind.Consumer);
-        var write = trace.First(s => s.Service == "worker" && IsPostgres(s) && s.ParentSpanId == consume.SpanId);
+        var write = trace.First(s => s.Service == "worker" && s.IsPostgres && s.ParentSpanId == consume.SpanId);
 
         await using var chromium = await ChromiumBrowser.LaunchAsync();
         var browser = chromium.Browser;
@@ -133,13 +133,4 @@ public sealed class DashboardBrowserTests(PlatformFixture platform, ITestOutputH
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "dashboard-metrics.png"), FullPage = true });
         output.WriteLine($"screenshots in {Screenshots}");
     }
-
-    private static bool IsComplete(IReadOnlyList<TraceSpan> trace) =>
-        trace.Any(s => s.Service == "api" && s.Kind == Span.Types.SpanKind.Server)
-        && trace.Any(s => s.Service == "api" && s.Kind == Span.Types.SpanKind.Producer)
-        && trace.Any(s => s.Service == "worker" && s.Kind == Span.Types.SpanKind.Consumer)
-        && trace.Any(s => s.Service == "worker" && IsPostgres(s));
-
-    private static bool IsPostgres(TraceSpan span) =>
-        span.Attributes.GetValueOrDefault("db.system.name") == "postgresql" || span.Attributes.GetValueOrDefault("db.system") == "postgresql";
 }

@@ -19,7 +19,22 @@ internal sealed record TraceSpan(
     Span.Types.SpanKind Kind,
     IReadOnlyDictionary<string, string> Attributes,
     bool IsError,
-    TimeSpan Duration);
+    TimeSpan Duration)
+{
+    /// <summary>A PostgreSQL client span, by the semantic conventions' current name or the older one.</summary>
+    public bool IsPostgres =>
+        Attributes.GetValueOrDefault("db.system.name") == "postgresql" || Attributes.GetValueOrDefault("db.system") == "postgresql";
+
+    /// <summary>
+    /// Whether an ingest's trace has arrived whole: the Api's request and its produce, the Worker's consume and its
+    /// PostgreSQL write (spans are exported in batches, each service on its own schedule).
+    /// </summary>
+    public static bool IsCompleteIngest(IReadOnlyList<TraceSpan> trace) =>
+        trace.Any(s => s.Service == "api" && s.Kind == Span.Types.SpanKind.Server)
+        && trace.Any(s => s.Service == "api" && s.Kind == Span.Types.SpanKind.Producer)
+        && trace.Any(s => s.Service == "worker" && s.Kind == Span.Types.SpanKind.Consumer)
+        && trace.Any(s => s.Service == "worker" && s.IsPostgres);
+}
 
 /// <summary>
 /// What the platform's dashboard received, read as a script would: through its telemetry HTTP API with the AppHost's

@@ -30,7 +30,7 @@ public sealed class TracingTests(PlatformFixture platform)
 
         using var dashboard = new DashboardTelemetry(platform.App);
         IReadOnlyList<TraceSpan> trace = [];
-        await Eventually.TrueAsync(async () => IsComplete(trace = await dashboard.TraceAsync(traceId)), ExportDeadline,
+        await Eventually.TrueAsync(async () => TraceSpan.IsCompleteIngest(trace = await dashboard.TraceAsync(traceId)), ExportDeadline,
             "the trace to hold the Api's request, the produce, the Worker's processing and a PostgreSQL call");
 
         var request = Assert.Single(trace, s => s.Service == "api" && s.Kind == Span.Types.SpanKind.Server);
@@ -40,18 +40,9 @@ public sealed class TracingTests(PlatformFixture platform)
         Assert.Equal("kiln.readings", produce.Attributes["messaging.destination.name"]);
         var process = trace.First(s => s.Service == "worker" && s.Kind == Span.Types.SpanKind.Consumer);
         Assert.Equal("kafka", process.Attributes["messaging.system"]);
-        Assert.Contains(trace, s => s.Service == "worker" && IsPostgres(s) && s.ParentSpanId == process.SpanId);
+        Assert.Contains(trace, s => s.Service == "worker" && s.IsPostgres && s.ParentSpanId == process.SpanId);
         // And it is listed among the newest traces of both services, as a script browsing the dashboard would find it.
         Assert.Contains(traceId, await dashboard.TraceIdsAsync("worker"));
         Assert.Contains(traceId, await dashboard.TraceIdsAsync("api"));
     }
-
-    private static bool IsComplete(IReadOnlyList<TraceSpan> trace) =>
-        trace.Any(s => s.Service == "api" && s.Kind == Span.Types.SpanKind.Server)
-        && trace.Any(s => s.Service == "api" && s.Kind == Span.Types.SpanKind.Producer)
-        && trace.Any(s => s.Service == "worker" && s.Kind == Span.Types.SpanKind.Consumer)
-        && trace.Any(s => s.Service == "worker" && IsPostgres(s));
-
-    private static bool IsPostgres(TraceSpan span) =>
-        span.Attributes.GetValueOrDefault("db.system.name") == "postgresql" || span.Attributes.GetValueOrDefault("db.system") == "postgresql";
 }
