@@ -39,11 +39,13 @@ internal static class ApiExtensions
             producer.Config.DeliveryReportFields = "none";
         }, producer => producer.SetStatisticsHandler((_, statistics) => batchSizes.Update(statistics)));
         // Reads the Worker group's committed offsets for ingest admission (IngestAdmission). It never subscribes, so it
-        // never joins the group, and never commits.
+        // never joins the group, and never commits. It reaches the same broker as the producer, whose health check
+        // already asks it for metadata on every /health: a second one would ask again for nothing.
         builder.AddKafkaConsumer<Ignore, Ignore>(Topology.Resources.Kafka, consumer =>
         {
             consumer.Config.GroupId = Topology.WorkerConsumerGroup;
             consumer.Config.EnableAutoCommit = false;
+            consumer.DisableHealthChecks = true;
         });
 
         builder.Services.AddSingleton(TimeProvider.System);
