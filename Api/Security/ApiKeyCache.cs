@@ -27,7 +27,10 @@ internal sealed class ApiKeyCache(ApiKeyStore store, IConnectionMultiplexer redi
     public static readonly TimeSpan UsableWhileUnreachable = TimeSpan.FromMinutes(10);
 
     /// <summary>A lookup that takes longer is given up: the key's last answer serves, or the request gets a 503.</summary>
-    internal static readonly TimeSpan LookupTimeout = TimeSpan.FromSeconds(1);
+    internal static readonly TimeSpan DefaultLookupTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary><see cref="DefaultLookupTimeout"/>; tests that hold a lookup on purpose set a longer one.</summary>
+    internal TimeSpan LookupTimeout { get; init; } = DefaultLookupTimeout;
 
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(1);
 
@@ -39,6 +42,9 @@ internal sealed class ApiKeyCache(ApiKeyStore store, IConnectionMultiplexer redi
     // By hash: looking a key up by its hash leaks, through timing, at most something about the hash, never the secret.
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
+    // The lookup under way for each key whose answer expired; every request for that key meanwhile waits for it.
+    private readonly ConcurrentDictionary<string, Lazy<Task<ApiKeyGrant?>>> _lookups = new(StringComparer.Ordinal);
+
     // Moves on at every revocation heard, so a lookup that raced it does not store what it read before.
     private long _revocations;
 
@@ -48,25 +54,50 @@ internal sealed class ApiKeyCache(ApiKeyStore store, IConnectionMultiplexer redi
 
     /// <summary>The grant of an unrevoked key, or null for an unknown or revoked one.</summary>
     /// <exception cref="TimeoutException">PostgreSQL did not answer in time and the key has no earlier answer.</exception>
-    public async Task<ApiKeyGrant?> FindAsync(string key, CancellationToken cancellationToken)
+    public Task<ApiKeyGrant?> FindAsync(string key, CancellationToken cancellationToken)
     {
         var hash = ApiKeyHash.Compute(key);
-        var now = clock.GetUtcNow();
-        _entries.TryGetValue(hash, out var cached);
-        if (cached is not null && cached.Expires > now)
+        if (_entries.TryGetValue(hash, out var cached) && cached.Expires > clock.GetUtcNow())
         {
-            return cached.Grant;
+            return Task.FromResult(cached.Grant);
         }
 
+        // One lookup per key at a time. A device keeps many requests in flight with one key, and all of them find its
+        // answer expired in the same instant: each asking on its own made a burst of queries (and of new pooled
+        // connections, each a SCRAM handshake) every second per key, which under load stretched lookups past their
+        // timeout. The waiters share the lookup's result, or its failure; each may still give up on its own request.
+        var lookup = _lookups.GetOrAdd(hash, static (hash, self) => new Lazy<Task<ApiKeyGrant?>>(() => self.LookUpAsync(hash)), this);
+        return lookup.Value.WaitAsync(cancellationToken);
+    }
+
+    private async Task<ApiKeyGrant?> LookUpAsync(string hash)
+    {
+        // Runs on its own, not on the first caller's stack, so the lookup is in _lookups before anything completes it.
+        await Task.Yield();
+        try
+        {
+            return await LookUpOnceAsync(hash);
+        }
+        finally
+        {
+            // The answer (or the failure's fallback) is in _entries by now, so a request after this one finds it there.
+            _lookups.TryRemove(hash, out _);
+        }
+    }
+
+    private async Task<ApiKeyGrant?> LookUpOnceAsync(string hash)
+    {
+        var now = clock.GetUtcNow();
+        _entries.TryGetValue(hash, out var cached);
         var revocationsBefore = Interlocked.Read(ref _revocations);
         ApiKeyGrant? grant;
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(LookupTimeout);
+            // Not any one request's token: the lookup is shared, and a caller that gives up must not fail the others.
+            using var timeout = new CancellationTokenSource(LookupTimeout);
             grant = await FindOnceRetriedAsync(hash, timeout.Token);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is Npgsql.NpgsqlException { IsTransient: true } or TimeoutException or OperationCanceledException)
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException { IsTransient: true } or TimeoutException or OperationCanceledException)
         {
             if (cached is { Grant: { } known } && now - cached.Confirmed < UsableWhileUnreachable)
             {

@@ -90,13 +90,48 @@ public sealed class ApiKeyCacheTests(RedisServerFixture redis, PostgresServerFix
         // The failed attempt is not repeated by every request: the next one within the cache time is answered at once.
         clock.Restart();
         Assert.NotNull(await replica.FindAsync(secret, CancellationToken.None));
-        Assert.InRange(clock.Elapsed, TimeSpan.Zero, ApiKeyCache.LookupTimeout - TimeSpan.FromMilliseconds(1));
+        Assert.InRange(clock.Elapsed, TimeSpan.Zero, ApiKeyCache.DefaultLookupTimeout - TimeSpan.FromMilliseconds(1));
 
         await Assert.ThrowsAsync<TimeoutException>(() => replica.FindAsync(NobodysKey, CancellationToken.None));
         // Not for ever: a replica that missed a revocation must not accept the key through an outage of any length.
         _clock.Advance(ApiKeyCache.UsableWhileUnreachable);
         await Assert.ThrowsAsync<TimeoutException>(() => replica.FindAsync(secret, CancellationToken.None));
         await transaction.RollbackAsync();
+    }
+
+    [Fact]
+    public async Task Requests_that_find_a_key_expired_together_wait_for_one_lookup()
+    {
+        await using var cache = await redis.ConnectAsync();
+        // A lookup is held on purpose below: long enough that it cannot time out while the test counts.
+        var replica = new ApiKeyCache(_store, cache, _clock, NullLogger<ApiKeyCache>.Instance) { LookupTimeout = TimeSpan.FromMinutes(2) };
+        var (key, secret) = await _store.CreateAsync("gateway", ["ingest"], null, CancellationToken.None);
+        Assert.NotNull(await replica.FindAsync(secret, CancellationToken.None));
+
+        // Lookups hang on the lock, so every one started meanwhile waits in pg_stat_activity until the rollback.
+        await using var blocker = await _database.OpenConnectionAsync();
+        await using var transaction = await blocker.BeginTransactionAsync();
+        await using (var lockTable = new NpgsqlCommand("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE", blocker, transaction))
+        {
+            await lockTable.ExecuteNonQueryAsync();
+        }
+
+        _clock.Advance(ApiKeyCache.CacheFor);
+        var requests = Enumerable.Range(0, 32).Select(_ => replica.FindAsync(secret, CancellationToken.None)).ToList();
+        await using var observer = NpgsqlDataSource.Create(postgres.ConnectionString);
+        await Eventually.TrueAsync(async () => await WaitingLookupsAsync(observer) > 0, Deadline, "a key lookup waiting on the lock");
+        Assert.Equal(1, await WaitingLookupsAsync(observer));
+        Assert.All(requests, request => Assert.False(request.IsCompleted));
+
+        await transaction.RollbackAsync();
+        Assert.All(await Task.WhenAll(requests), grant => Assert.Equal(key.Id, grant?.Id));
+    }
+
+    private static async Task<long> WaitingLookupsAsync(NpgsqlDataSource observer)
+    {
+        await using var command = observer.CreateCommand(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT id, name, scopes, site, hash FROM api_keys%' AND wait_event_type = 'Lock'");
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     private const string NobodysKey = "kiln_nobody-has-this-key";
