@@ -8,12 +8,13 @@ using Kiln.ServiceDefaults.Kafka;
 //   dotnet run --project bench/KafkaBench -- join    BOOTSTRAP bench [--members 2] [--stagger-ms 300] [--session-ms 3000] [--cooperative]
 //   dotnet run --project bench/KafkaBench -- latency BOOTSTRAP bench [--batch 1000] [--rounds 50]
 //   dotnet run --project bench/KafkaBench -- e2e     BOOTSTRAP bench [--rounds 50]
+//   dotnet run --project bench/KafkaBench -- openloop BOOTSTRAP bench [--rate 25000] [--batch 100] [--seconds 20] [--sensors 2000] [--linger-ms 5] [--producers 1]
 //   dotnet run --project bench/KafkaBench -- drain   BOOTSTRAP bench       (after a fill: one group consumer reads it all)
 //   dotnet run --project bench/KafkaBench -- forward PORT LISTENER_PORT     (the AppHost's forwarder; DevKafka --advertise 127.0.0.1:PORT)
 // Use a fresh topic for each fill: it stops when the broker first drops data.
 if (args.Length < 3)
 {
-    Console.Error.WriteLine("usage: Kiln.KafkaBench fill|join|latency|e2e|drain BOOTSTRAP TOPIC [options], or forward PORT LISTENER_PORT; see Program.cs");
+    Console.Error.WriteLine("usage: Kiln.KafkaBench fill|join|latency|openloop|e2e|drain BOOTSTRAP TOPIC [options], or forward PORT LISTENER_PORT; see Program.cs");
     return 2;
 }
 
@@ -37,6 +38,10 @@ switch (mode)
         break;
     case "latency":
         await Latency.ProduceAsync(bootstrap, topic, Option("--batch", 1000), Option("--rounds", 50));
+        break;
+    case "openloop":
+        await OpenLoop.RunAsync(bootstrap, topic, Option("--rate", 25_000), Option("--batch", 100), Option("--seconds", 20),
+            Option("--sensors", 2000), Option("--linger-ms", 5), Option("--producers", 1));
         break;
     case "drain":
         Drain.Run(bootstrap, topic);
