@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Kiln.AppHost.Containers;
 using Kiln.AppHost.Dashboard;
 using Kiln.AppHost.Health;
 using Kiln.AppHost.Launching;
@@ -135,6 +136,7 @@ internal sealed class DistributedApplication : IAsyncDisposable
             console.Write("apphost", $"ended {leftover}, left running by an AppHost that did not shut down");
         }
 
+        await RemoveLeftoverContainersAsync(console, cancellationToken);
         if (_builder.Fresh)
         {
             console.Write("apphost", $"--fresh: wiping {_state.Root}");
@@ -312,6 +314,8 @@ internal sealed class DistributedApplication : IAsyncDisposable
             await resource.ReleaseAsync();
         }
 
+        await RemoveContainersAsync();
+
         if (_resourceService is not null)
         {
             await _resourceService.DisposeAsync();
@@ -360,6 +364,60 @@ internal sealed class DistributedApplication : IAsyncDisposable
         Context.Say($"resource service (gRPC) {ResourceService.Url.ToString().TrimEnd('/')}; its key: resourceServiceApiKey in secrets.json");
         Context.Say($"endpoints: {_state.EndpointsFile}; secrets (API keys): {_state.SecretsFile}");
         Context.Say("press Ctrl+C to stop everything");
+    }
+
+    /// <summary>
+    /// When this state folder ran containers before (<c>containers/engine</c> names the engine): its containers still there
+    /// were left by an AppHost that was killed, and are removed, saying so; with <c>--fresh</c> its data volumes go too.
+    /// </summary>
+    private async Task RemoveLeftoverContainersAsync(ConsoleSink console, CancellationToken cancellationToken)
+    {
+        var marker = Path.Combine(_state.Root, "containers", "engine");
+        if (!File.Exists(marker))
+        {
+            return;
+        }
+
+        var (engine, problem) = ContainerEngine.Find(File.ReadAllText(marker).Trim(), _state);
+        if (engine is null)
+        {
+            console.Write("apphost", $"this state folder ran containers, but their engine does not answer now ({problem}); any left running stay", isError: true);
+            return;
+        }
+
+        foreach (var name in await engine.RemoveContainersOfStateAsync(cancellationToken))
+        {
+            console.Write("apphost", $"removed container {name}, left by an AppHost that did not shut down");
+        }
+
+        if (_builder.Fresh)
+        {
+            foreach (var volume in await engine.RemoveVolumesOfStateAsync(cancellationToken))
+            {
+                console.Write("apphost", $"--fresh: removed volume {volume}");
+            }
+        }
+    }
+
+    /// <summary>Last of a stop: no container of this state folder may remain, whatever happened to its resource.</summary>
+    private async Task RemoveContainersAsync()
+    {
+        if (_context?.ContainerEngineIfFound is not { } engine)
+        {
+            return;
+        }
+
+        try
+        {
+            foreach (var name in await engine.RemoveContainersOfStateAsync(CancellationToken.None))
+            {
+                Context.Say($"removed container {name}, which outlived its resource's stop");
+            }
+        }
+        catch (ProvisioningException ex)
+        {
+            Context.SayError($"could not check for containers left behind: {ex.Message}");
+        }
     }
 
     /// <summary>Data a resource had to keep outside <c>.apphost/</c> (see PostgresServerResource.DataHome).</summary>

@@ -38,7 +38,10 @@ internal sealed class DistributedApplicationTestingBuilder
     public static Task<DistributedApplicationTestingBuilder> CreateAsync(CancellationToken cancellationToken = default) =>
         CreateAsync([], cancellationToken);
 
-    /// <param name="args">The AppHost's command line (<c>--fresh</c>, <c>--state-dir DIR</c>, <c>--Key=value</c> settings).</param>
+    /// <param name="args">
+    /// The AppHost's command line (<c>--fresh</c>, <c>--state-dir DIR</c>, <c>--mode container</c>, <c>--Key=value</c> settings).
+    /// Without <c>--mode</c> the backing resources run in local mode, whatever the machine has.
+    /// </param>
     public static async Task<DistributedApplicationTestingBuilder> CreateAsync(string[] args, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(args);
@@ -47,6 +50,12 @@ internal sealed class DistributedApplicationTestingBuilder
         var state = ownsState ? NewStateDirectory() : args[stateIndex + 1];
         // Tests declare their own sensors and readings: the demo plant's would only get in their way.
         string[] arguments = ownsState ? ["--state-dir", state, DistributedApplicationBuilder.NoSimulator, .. args] : [DistributedApplicationBuilder.NoSimulator, .. args];
+        // Local mode unless the test asks for another (--mode container): installing podman on a machine must not move
+        // every platform test into containers (slower, and the fault tests end the local servers' processes themselves).
+        if (!args.Contains("--mode") && !args.Any(a => a.StartsWith("--mode=", StringComparison.Ordinal) || a.StartsWith("--Kiln:Mode=", StringComparison.Ordinal)))
+        {
+            arguments = [.. arguments, "--mode", "local"];
+        }
 
         var entryPoint = typeof(DistributedApplication).Assembly.EntryPoint
             ?? throw new InvalidOperationException("The AppHost assembly has no entry point.");
