@@ -15,7 +15,8 @@ namespace Kiln.AppHost.Containers;
 /// <c>Containers/Images/</c>. Each image carries the label <c>io.kiln.definition</c>: a hash of what it was built from
 /// (its Containerfile and files, the base's hash, for the broker its program); an image whose label matches is used
 /// as it is, any other is rebuilt. Builds are taken one at a time per machine (a lock file in /var/tmp), so AppHosts
-/// starting together build each image once. Progress is written to the console under <c>images</c>.
+/// starting together build each image once. The builders' output is shown under <c>images</c>; what is built and how
+/// long it took, under <c>apphost</c>.
 /// </summary>
 internal sealed partial class ContainerImages(ContainerEngine engine, RunContext context)
 {
@@ -52,7 +53,8 @@ internal sealed partial class ContainerImages(ContainerEngine engine, RunContext
     /// <summary>Whether <paramref name="image"/> is one Kiln builds (else a user's, which the engine pulls itself).</summary>
     public static bool IsKilnImage(string image) => image is PostgresImage or RedisImage || image == DevKafkaImage;
 
-    private void Say(string message) => context.Console.Write("images", message);
+    /// <summary>What is built and how long it took: the AppHost's own messages (kept, so tests can show them).</summary>
+    private void Say(string message) => context.Say(message);
 
     private async Task<string> EnsureBaseAsync(CancellationToken cancellationToken)
     {
@@ -196,7 +198,7 @@ internal sealed partial class ContainerImages(ContainerEngine engine, RunContext
                 return;
             }
 
-            context.Console.Write("images", line, isError);
+            context.LogFor("images").Write(line, isError);
             lock (last)
             {
                 last.Enqueue(line);
