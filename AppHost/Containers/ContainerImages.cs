@@ -106,9 +106,13 @@ internal sealed partial class ContainerImages(ContainerEngine engine, RunContext
         string? program = null;
         if (folder == "devkafka")
         {
-            // The broker's build (deterministic: the same source gives the same assembly) decides whether to publish again.
+            // The broker's source decides whether to publish it again: its project, the loader it compiles in, and the
+            // repository's build settings and package versions.
             program = ProgramPaths.Find("Kiln.DevKafka");
-            inputs.Append("program ").Append(HashFile(program)).Append('\n');
+            foreach (var (name, source) in DevKafkaSources())
+            {
+                inputs.Append(name).Append(' ').Append(HashFile(source)).Append('\n');
+            }
         }
 
         var hash = Hash(inputs.ToString());
@@ -142,6 +146,21 @@ internal sealed partial class ContainerImages(ContainerEngine engine, RunContext
         }
 
         Say($"built {image} in {stopwatch.Elapsed.TotalSeconds:0} s");
+    }
+
+    /// <summary>The broker's source files: (path in the repository, full path), in order; the same in any checkout.</summary>
+    private static IEnumerable<(string Name, string Path)> DevKafkaSources()
+    {
+        var project = ProgramPaths.ProjectDirectory("Kiln.DevKafka")
+            ?? throw new ProvisioningException("Building the broker's image needs Kiln's source (tools/DevKafka).");
+        var root = Path.GetFullPath(Path.Combine(project, "..", ".."));
+        var files = Directory.EnumerateFiles(project, "*", SearchOption.AllDirectories)
+            .Where(f => !f.Contains("/bin/", StringComparison.Ordinal) && !f.Contains("/obj/", StringComparison.Ordinal))
+            .Append(Path.Combine(root, "ServiceDefaults", "Kafka", "KafkaNativeLibrary.cs"))
+            .Append(Path.Combine(root, "Directory.Build.props"))
+            .Append(Path.Combine(root, "Directory.Packages.props"))
+            .Where(File.Exists);
+        return files.Select(f => (Name: System.IO.Path.GetRelativePath(root, f), Path: f)).OrderBy(f => f.Name, StringComparer.Ordinal);
     }
 
     /// <summary>DevKafka published self-contained for linux-x64 (the runtime pack is restored from NuGet), in a folder of its own.</summary>

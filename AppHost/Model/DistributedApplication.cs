@@ -136,7 +136,8 @@ internal sealed class DistributedApplication : IAsyncDisposable
             console.Write("apphost", $"ended {leftover}, left running by an AppHost that did not shut down");
         }
 
-        await RemoveLeftoverContainersAsync(console, cancellationToken);
+        // Said once the AppHost's log exists (below), so that they are kept like its other messages.
+        var containerMessages = await RemoveLeftoverContainersAsync(cancellationToken);
         if (_builder.Fresh)
         {
             console.Write("apphost", $"--fresh: wiping {_state.Root}");
@@ -153,6 +154,11 @@ internal sealed class DistributedApplication : IAsyncDisposable
             IsDevelopment = _builder.IsDevelopment,
             ColorOutput = EchoOutput && !Console.IsOutputRedirected,
         };
+        foreach (var (message, isError) in containerMessages)
+        {
+            _context.LogFor("apphost").Write(message, isError);
+        }
+
         _ = Health.RunAsync(_stopping.Token);
         _resourceService = await ResourceServiceHost.StartAsync(this, cancellationToken);
         _builder.Dashboard?.ResourceServiceUrl = _resourceService.Url;
@@ -370,33 +376,36 @@ internal sealed class DistributedApplication : IAsyncDisposable
     /// When this state folder ran containers before (<c>containers/engine</c> names the engine): its containers still there
     /// were left by an AppHost that was killed, and are removed, saying so; with <c>--fresh</c> its data volumes go too.
     /// </summary>
-    private async Task RemoveLeftoverContainersAsync(ConsoleSink console, CancellationToken cancellationToken)
+    private async Task<List<(string Message, bool IsError)>> RemoveLeftoverContainersAsync(CancellationToken cancellationToken)
     {
+        var said = new List<(string, bool)>();
         var marker = Path.Combine(_state.Root, "containers", "engine");
         if (!File.Exists(marker))
         {
-            return;
+            return said;
         }
 
         var (engine, problem) = ContainerEngine.Find(File.ReadAllText(marker).Trim(), _state);
         if (engine is null)
         {
-            console.Write("apphost", $"this state folder ran containers, but their engine does not answer now ({problem}); any left running stay", isError: true);
-            return;
+            said.Add(($"this state folder ran containers, but their engine does not answer now ({problem}); any left running stay", true));
+            return said;
         }
 
         foreach (var name in await engine.RemoveContainersOfStateAsync(cancellationToken))
         {
-            console.Write("apphost", $"removed container {name}, left by an AppHost that did not shut down");
+            said.Add(($"removed container {name}, left by an AppHost that did not shut down", false));
         }
 
         if (_builder.Fresh)
         {
             foreach (var volume in await engine.RemoveVolumesOfStateAsync(cancellationToken))
             {
-                console.Write("apphost", $"--fresh: removed volume {volume}");
+                said.Add(($"--fresh: removed volume {volume}", false));
             }
         }
+
+        return said;
     }
 
     /// <summary>Last of a stop: no container of this state folder may remain, whatever happened to its resource.</summary>
