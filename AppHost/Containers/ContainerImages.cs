@@ -65,6 +65,7 @@ internal sealed partial class ContainerImages(ContainerEngine engine, RunContext
             return hash;
         }
 
+        var previous = await ImageIdAsync(BaseImage, cancellationToken);
         var staging = Path.Combine("/var/tmp", "kiln-image-build-" + Guid.NewGuid().ToString("N")[..8]);
         var rootfs = Path.Combine(staging, "rootfs");
         Directory.CreateDirectory(staging);
@@ -90,6 +91,7 @@ internal sealed partial class ContainerImages(ContainerEngine engine, RunContext
             await RemoveStagingAsync(staging);
         }
 
+        await RemoveReplacedAsync(BaseImage, previous, cancellationToken);
         Say($"built {BaseImage} in {stopwatch.Elapsed.TotalSeconds:0} s");
         return hash;
     }
@@ -137,8 +139,12 @@ internal sealed partial class ContainerImages(ContainerEngine engine, RunContext
                 await PublishDevKafkaAsync(program, Path.Combine(staging, "app"), Path.Combine(staging, "artifacts"), cancellationToken);
             }
 
-            await RunShownAsync(engine.Program, ["build", "-t", image, "--label", $"{ContainerEngine.DefinitionLabel}={hash}",
+            var previous = await ImageIdAsync(image, cancellationToken);
+            // podman keeps an image per instruction by default; the definition's hash is the cache here, so only the result is kept.
+            string[] layers = engine.IsPodman ? ["--layers=false"] : [];
+            await RunShownAsync(engine.Program, ["build", .. layers, "-t", image, "--label", $"{ContainerEngine.DefinitionLabel}={hash}",
                 "-f", Path.Combine(staging, "Containerfile"), staging], cancellationToken, engine.Environment);
+            await RemoveReplacedAsync(image, previous, cancellationToken);
         }
         finally
         {
@@ -176,6 +182,21 @@ internal sealed partial class ContainerImages(ContainerEngine engine, RunContext
         // Its own artifacts folder: a RID-specific restore must not rewrite the obj/ folder the normal build uses.
         await RunShownAsync(DotnetHost.Path, ["publish", project, "-c", "Release", "-r", "linux-x64", "--self-contained", "true",
             "--artifacts-path", artifacts, "-o", output, "-p:UseAppHost=true", "--nologo", "-v", "quiet"], cancellationToken);
+    }
+
+    private async Task<string?> ImageIdAsync(string image, CancellationToken cancellationToken)
+    {
+        var (exitCode, output) = await engine.RunAsync(["image", "inspect", "--format", "{{.Id}}", image], TimeSpan.FromSeconds(30), cancellationToken);
+        return exitCode == 0 ? output.Trim() : null;
+    }
+
+    /// <summary>The image a rebuild replaced (now untagged) is removed, unless a container still uses it.</summary>
+    private async Task RemoveReplacedAsync(string image, string? previous, CancellationToken cancellationToken)
+    {
+        if (previous is not null && previous != await ImageIdAsync(image, cancellationToken))
+        {
+            await engine.RunAsync(["rmi", previous], TimeSpan.FromSeconds(60), cancellationToken);
+        }
     }
 
     /// <summary>The image's io.kiln.definition label, or null when it does not exist.</summary>

@@ -105,9 +105,23 @@ internal sealed class DistributedApplicationTestingBuilder
         return path;
     }
 
-    /// <summary>Removes a state folder, PostgreSQL's files included (tests run as root).</summary>
+    /// <summary>
+    /// Removes a state folder, PostgreSQL's files included (tests run as root), and when it ran containers, their data
+    /// volumes (which live in the engine, not in the folder).
+    /// </summary>
     public static void RemoveStateDirectory(string path)
     {
+        var marker = Path.Combine(path, "containers", "engine");
+        if (File.Exists(marker))
+        {
+            var state = new Provisioning.StateDirectory(path);
+            if (Containers.ContainerEngine.Find(File.ReadAllText(marker).Trim(), state).Engine is { } engine)
+            {
+                engine.RemoveContainersOfStateAsync(CancellationToken.None).GetAwaiter().GetResult();
+                engine.RemoveVolumesOfStateAsync(CancellationToken.None).GetAwaiter().GetResult();
+            }
+        }
+
         if (Directory.Exists(path))
         {
             Directory.Delete(path, recursive: true);
