@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Kiln.AppHost.Containers;
 using Kiln.AppHost.Dashboard;
 using Kiln.AppHost.Health;
 using Kiln.AppHost.Launching;
@@ -135,6 +136,8 @@ internal sealed class DistributedApplication : IAsyncDisposable
             console.Write("apphost", $"ended {leftover}, left running by an AppHost that did not shut down");
         }
 
+        // Said once the AppHost's log exists (below), so that they are kept like its other messages.
+        var containerMessages = await RemoveLeftoverContainersAsync(cancellationToken);
         if (_builder.Fresh)
         {
             console.Write("apphost", $"--fresh: wiping {_state.Root}");
@@ -151,6 +154,11 @@ internal sealed class DistributedApplication : IAsyncDisposable
             IsDevelopment = _builder.IsDevelopment,
             ColorOutput = EchoOutput && !Console.IsOutputRedirected,
         };
+        foreach (var (message, isError) in containerMessages)
+        {
+            _context.LogFor("apphost").Write(message, isError);
+        }
+
         _ = Health.RunAsync(_stopping.Token);
         _resourceService = await ResourceServiceHost.StartAsync(this, cancellationToken);
         _builder.Dashboard?.ResourceServiceUrl = _resourceService.Url;
@@ -312,6 +320,8 @@ internal sealed class DistributedApplication : IAsyncDisposable
             await resource.ReleaseAsync();
         }
 
+        await RemoveContainersAsync();
+
         if (_resourceService is not null)
         {
             await _resourceService.DisposeAsync();
@@ -360,6 +370,63 @@ internal sealed class DistributedApplication : IAsyncDisposable
         Context.Say($"resource service (gRPC) {ResourceService.Url.ToString().TrimEnd('/')}; its key: resourceServiceApiKey in secrets.json");
         Context.Say($"endpoints: {_state.EndpointsFile}; secrets (API keys): {_state.SecretsFile}");
         Context.Say("press Ctrl+C to stop everything");
+    }
+
+    /// <summary>
+    /// When this state folder ran containers before (<c>containers/engine</c> names the engine): its containers still there
+    /// were left by an AppHost that was killed, and are removed, saying so; with <c>--fresh</c> its data volumes go too.
+    /// </summary>
+    private async Task<List<(string Message, bool IsError)>> RemoveLeftoverContainersAsync(CancellationToken cancellationToken)
+    {
+        var said = new List<(string, bool)>();
+        var marker = Path.Combine(_state.Root, "containers", "engine");
+        if (!File.Exists(marker))
+        {
+            return said;
+        }
+
+        var (engine, problem) = ContainerEngine.Find(File.ReadAllText(marker).Trim(), _state);
+        if (engine is null)
+        {
+            said.Add(($"this state folder ran containers, but their engine does not answer now ({problem}); any left running stay", true));
+            return said;
+        }
+
+        foreach (var name in await engine.RemoveContainersOfStateAsync(cancellationToken))
+        {
+            said.Add(($"removed container {name}, left by an AppHost that did not shut down", false));
+        }
+
+        if (_builder.Fresh)
+        {
+            foreach (var volume in await engine.RemoveVolumesOfStateAsync(cancellationToken))
+            {
+                said.Add(($"--fresh: removed volume {volume}", false));
+            }
+        }
+
+        return said;
+    }
+
+    /// <summary>Last of a stop: no container of this state folder may remain, whatever happened to its resource.</summary>
+    private async Task RemoveContainersAsync()
+    {
+        if (_context?.ContainerEngineIfFound is not { } engine)
+        {
+            return;
+        }
+
+        try
+        {
+            foreach (var name in await engine.RemoveContainersOfStateAsync(CancellationToken.None))
+            {
+                Context.Say($"removed container {name}, which outlived its resource's stop");
+            }
+        }
+        catch (ProvisioningException ex)
+        {
+            Context.SayError($"could not check for containers left behind: {ex.Message}");
+        }
     }
 
     /// <summary>Data a resource had to keep outside <c>.apphost/</c> (see PostgresServerResource.DataHome).</summary>

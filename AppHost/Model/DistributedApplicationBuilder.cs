@@ -7,7 +7,8 @@ namespace Kiln.AppHost.Model;
 /// <summary>
 /// Declares the system: <c>Add*</c> resources, references and waits, then <see cref="Build"/>. The
 /// command line takes <c>--fresh</c> (wipe <c>.apphost/</c> first), <c>--no-simulator</c> (sets
-/// <c>Kiln:Simulator:Enabled</c> to false) and <c>--state-dir DIR</c>.
+/// <c>Kiln:Simulator:Enabled</c> to false), <c>--state-dir DIR</c> and <c>--mode auto|local|container</c> (<c>Kiln:Mode</c>:
+/// how every backing resource runs, unless <c>Kiln:Resources:{name}:Mode</c> says otherwise for one).
 /// </summary>
 internal sealed class DistributedApplicationBuilder
 {
@@ -20,7 +21,7 @@ internal sealed class DistributedApplicationBuilder
         Configuration = new ConfigurationBuilder()
             .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
             .AddEnvironmentVariables()
-            .AddCommandLine(remaining, new Dictionary<string, string> { ["--state-dir"] = "Kiln:StateDirectory" })
+            .AddCommandLine(remaining, new Dictionary<string, string> { ["--state-dir"] = "Kiln:StateDirectory", ["--mode"] = "Kiln:Mode" })
             .AddInMemoryCollection(args.Contains(NoSimulator) ? [KeyValuePair.Create("Kiln:Simulator:Enabled", (string?)"false")] : [])
             .Build();
         StateDirectory = Configuration["Kiln:StateDirectory"] ?? Provisioning.StateDirectory.DefaultRoot();

@@ -19,6 +19,7 @@ internal enum ResourceState
 internal enum ResourceMode
 {
     Local,
+    Container,
     Existing,
 }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Kiln.AppHost.Containers;
 using Kiln.AppHost.Health;
 using Kiln.AppHost.Launching;
 using Kiln.AppHost.Model;
@@ -23,6 +24,16 @@ internal sealed class KafkaResource(string name) : Resource(name), IResourceWith
     private TcpForwarder? _forwarder;
     private string? _existing;
     private int _launches;
+    private ContainerEngine? _engine;
+
+    /// <summary>Local or container once started (existing: nothing started).</summary>
+    public ResourceMode Mode { get; private set; }
+
+    internal override IEnumerable<Prerequisite> Prerequisites(RunContext context)
+    {
+        context.ModeFor(Name, context.ExistingConnectionString(Name) is not null);
+        return [];
+    }
 
     public override string Type => "kafka";
 
@@ -42,6 +53,7 @@ internal sealed class KafkaResource(string name) : Resource(name), IResourceWith
         if (context.ExistingConnectionString(Name) is { } existing)
         {
             _existing = existing;
+            Mode = ResourceMode.Existing;
             context.Say($"{Name}: existing cluster (ConnectionStrings__{Name}); nothing started. Create the topics {string.Join(", ", Topics.Keys)} there.");
             return;
         }
@@ -50,9 +62,23 @@ internal sealed class KafkaResource(string name) : Resource(name), IResourceWith
         // so no other process can take it between choosing and binding (it happened under load with a port chosen first).
         var forwarder = _forwarder ??= TcpForwarder.Start(0);
         ControlPort = ControlPort == 0 ? PortAllocator.Next() : ControlPort;
+        // Container mode: the same broker from Kiln's image (tools/DevKafka published self-contained), on the host's
+        // network: the mock listens on a loopback port it picks itself, which a published port could not follow, and
+        // it is reached through the same forwarder as in local mode.
+        Mode = context.ModeFor(Name, hasExistingConnectionString: false);
+        BackingContainer? container = null;
+        if (Mode == ResourceMode.Container)
+        {
+            var engine = _engine = context.ContainerEngine!;
+            context.RememberContainers(engine);
+            container = new BackingContainer(Name, ContainerImages.DevKafkaImage);
+            context.Say($"{Name}: container mode, image {container.Image(context)}, on the host's network (loopback only), messages in memory");
+            await container.PrepareAsync(context, engine, dataVolumePath: null, cancellationToken);
+        }
+
         List<string> arguments =
         [
-            "exec", ProgramPaths.Find("Kiln.DevKafka"), "--advertise", ConnectionString,
+            "--advertise", ConnectionString,
             "--control-port", ControlPort.ToString(CultureInfo.InvariantCulture),
         ];
         foreach (var (topic, partitions) in Topics)
@@ -69,8 +95,10 @@ internal sealed class KafkaResource(string name) : Resource(name), IResourceWith
                 // after an unclean election would: a client still holding offsets of the lost log (a commit librdkafka kept
                 // back while the broker was down) is refused (FENCED_LEADER_EPOCH) instead of moving the group's position
                 // in the new log past readings that were never stored.
-                var spec = new ProcessSpec(DotnetHost.Path,
-                    [.. arguments, "--leader-epoch", (_launches++).ToString(CultureInfo.InvariantCulture)]);
+                string[] brokerArguments = [.. arguments, "--leader-epoch", (_launches++).ToString(CultureInfo.InvariantCulture)];
+                var spec = container is null
+                    ? new ProcessSpec(DotnetHost.Path, ["exec", ProgramPaths.Find("Kiln.DevKafka"), .. brokerArguments])
+                    : container.RunSpec(context, _engine!, new ContainerOptions { HostNetwork = true, Command = brokerArguments, StopTimeoutSeconds = 5 });
                 var announced = listener = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
                 return ChildProcess.StartAsync(spec, log, context.Processes, line =>
                 {
@@ -88,7 +116,7 @@ internal sealed class KafkaResource(string name) : Resource(name), IResourceWith
                 await HealthProbe.WaitForTcpAsync(Name, port, process.Exited, TimeSpan.FromSeconds(10), ct);
                 forwarder.ForwardTo(port);
             },
-            stopGrace: TimeSpan.FromSeconds(5),
+            stopGrace: TimeSpan.FromSeconds(container is null ? 5 : 10),
             crashed: () =>
             {
                 forwarder.ForwardTo(0);
@@ -106,6 +134,11 @@ internal sealed class KafkaResource(string name) : Resource(name), IResourceWith
         if (_process is { } process)
         {
             await process.StopAsync();
+        }
+
+        if (Mode == ResourceMode.Container && _engine is { } engine)
+        {
+            await BackingContainer.RemoveAsync(engine, Name);
         }
     }
 

@@ -1,3 +1,4 @@
+using Kiln.AppHost.Containers;
 using Kiln.AppHost.Health;
 using Kiln.AppHost.Launching;
 using Kiln.AppHost.Model;
@@ -31,9 +32,15 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
 
     internal string? Password { get; private set; }
 
+    private const string ContainerDataPath = "/var/lib/postgresql/data";
+
+    private bool HasExisting(RunContext context) =>
+        context.ExistingConnectionString(Name) is not null
+        || (Databases.Count > 0 && Databases.All(d => context.ExistingConnectionString(d.Name) is not null));
+
     internal override IEnumerable<Prerequisite> Prerequisites(RunContext context)
     {
-        if (Databases.All(d => context.ExistingConnectionString(d.Name) is not null) || context.ExistingConnectionString(Name) is not null)
+        if (context.ModeFor(Name, HasExisting(context)) != ResourceMode.Local)
         {
             yield break;
         }
@@ -79,6 +86,13 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
             return;
         }
 
+        if (context.ModeFor(Name, hasExistingConnectionString: false) == ResourceMode.Container)
+        {
+            await StartContainerAsync(context, cancellationToken);
+            return;
+        }
+
+        Mode = ResourceMode.Local;
         var bin = FindBinDirectory() ?? throw new ProvisioningException("PostgreSQL server binaries are missing: sudo apt-get install -y postgresql");
         var runAs = Signals.GetEffectiveUserId() == 0 ? SuperUser : null;
         var home = DataHome(context, runAs);
@@ -119,6 +133,62 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
         await _process.StartAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Container mode: Kiln's PostgreSQL image (or <c>Kiln:Resources:{name}:Image</c>, e.g. the official postgres:15, whose
+    /// environment contract it shares), the superuser's password from secrets.json through an env file, port 5432
+    /// published on 127.0.0.1, the cluster in a named volume. Ready once the superuser logs in over TCP from the host;
+    /// then the databases and their owners are made exactly as in local mode.
+    /// </summary>
+    private async Task StartContainerAsync(RunContext context, CancellationToken cancellationToken)
+    {
+        Mode = ResourceMode.Container;
+        var engine = context.ContainerEngine!;
+        _engine = engine;
+        context.RememberContainers(engine);
+        Port = Port == 0 ? PortAllocator.Next() : Port;
+        Password = context.Secrets.PostgresPassword;
+        _databasePassword = context.Secrets.DatabasePassword;
+        var container = new BackingContainer(Name, ContainerImages.PostgresImage);
+        context.Say($"{Name}: container mode, image {container.Image(context)}, data in volume {engine.VolumeName(Name)}");
+        await container.PrepareAsync(context, engine, ContainerDataPath, cancellationToken);
+        var spec = container.RunSpec(context, engine, new ContainerOptions
+        {
+            Secrets = new Dictionary<string, string> { ["POSTGRES_USER"] = SuperUser, ["POSTGRES_PASSWORD"] = Password },
+            Ports = [(Port, 5432)],
+            DataVolumePath = ContainerDataPath,
+            StopSignal = Signals.SigInt,
+        });
+        var superuser = new NpgsqlConnectionStringBuilder
+        {
+            Host = "127.0.0.1", Port = Port, Username = SuperUser, Password = Password, Database = "postgres", Timeout = 3, Pooling = false,
+        }.ConnectionString;
+        _process = Supervise(context,
+            log => ChildProcess.StartAsync(spec, log, context.Processes),
+            async (process, ct) =>
+            {
+                // A first start creates the cluster (initdb) before the server listens; a loaded machine may take a while.
+                await HealthProbe.PollAsync(Name, process.Exited, TimeSpan.FromSeconds(120), async probe =>
+                {
+                    try
+                    {
+                        await using var connection = new NpgsqlConnection(superuser);
+                        await connection.OpenAsync(probe);
+                        return null;
+                    }
+                    catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
+                    {
+                        return ex.Message;
+                    }
+                }, ct);
+                await CreateDatabasesAsync(superuser, ct);
+                await GiveDatabasesToOwnersAsync(superuser, ct);
+            },
+            stopGrace: TimeSpan.FromSeconds(15));
+        await _process.StartAsync(cancellationToken);
+    }
+
+    private ContainerEngine? _engine;
+
     /// <summary>The postmaster's process id while it runs.</summary>
     public int? Pid => _process?.Pid;
 
@@ -154,12 +224,23 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
         await GiveDatabasesToOwnersAsync(local, cancellationToken);
     }
 
-    internal override Task StopAsync() => _process?.StopAsync() ?? Task.CompletedTask;
+    internal override async Task StopAsync()
+    {
+        if (_process is { } process)
+        {
+            await process.StopAsync();
+        }
+
+        if (Mode == ResourceMode.Container && _engine is { } engine)
+        {
+            await BackingContainer.RemoveAsync(engine, Name);
+        }
+    }
 
     internal override object? DescribeEndpoint() => Mode == ResourceMode.Existing ? null : new { endpoint = $"127.0.0.1:{Port}" };
 
     internal override IReadOnlyList<(string Name, Uri Url)> Endpoints =>
-        Mode == ResourceMode.Local && Port != 0 ? [("tcp", new Uri($"tcp://127.0.0.1:{Port}"))] : [];
+        Mode != ResourceMode.Existing && Port != 0 ? [("tcp", new Uri($"tcp://127.0.0.1:{Port}"))] : [];
 
     private async Task CreateDatabasesAsync(string connectionString, CancellationToken cancellationToken)
     {

@@ -1,3 +1,4 @@
+using Kiln.AppHost.Containers;
 using Kiln.AppHost.Health;
 using Kiln.AppHost.Launching;
 using Kiln.AppHost.Model;
@@ -23,13 +24,31 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
     public string ConnectionString => _existing ?? $"127.0.0.1:{Port},password={_password}";
 
     private string? _password;
+    private ContainerEngine? _engine;
+
+    /// <summary>Local or container once started (existing: nothing started).</summary>
+    public ResourceMode Mode { get; private set; }
+
+    internal override IEnumerable<Prerequisite> Prerequisites(RunContext context)
+    {
+        // Resolved before anything starts, so a bad --mode or a missing engine stops the AppHost at once.
+        context.ModeFor(Name, context.ExistingConnectionString(Name) is not null);
+        return [];
+    }
 
     internal override async Task StartAsync(RunContext context, CancellationToken cancellationToken)
     {
         if (context.ExistingConnectionString(Name) is { } existing)
         {
             _existing = existing;
+            Mode = ResourceMode.Existing;
             context.Say($"{Name}: existing server (ConnectionStrings__{Name}); nothing started");
+            return;
+        }
+
+        if (context.ModeFor(Name, hasExistingConnectionString: false) == ResourceMode.Container)
+        {
+            await StartContainerAsync(context, cancellationToken);
             return;
         }
 
@@ -82,10 +101,49 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
         await _process.StartAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Container mode: Kiln's Redis image (or <c>Kiln:Resources:{name}:Image</c>: an image that takes its password from
+    /// REDIS_PASSWORD, as bitnami/redis does), the password from secrets.json through an env file, port 6379 published on
+    /// 127.0.0.1, append-only data in a named volume. Ready once AUTH + PING answer from the host.
+    /// </summary>
+    private async Task StartContainerAsync(RunContext context, CancellationToken cancellationToken)
+    {
+        Mode = ResourceMode.Container;
+        var engine = _engine = context.ContainerEngine!;
+        context.RememberContainers(engine);
+        Port = Port == 0 ? PortAllocator.Next() : Port;
+        _password = context.Secrets.CachePassword;
+        var container = new BackingContainer(Name, ContainerImages.RedisImage);
+        context.Say($"{Name}: container mode, image {container.Image(context)}, data in volume {engine.VolumeName(Name)}");
+        await container.PrepareAsync(context, engine, "/data", cancellationToken);
+        var spec = container.RunSpec(context, engine, new ContainerOptions
+        {
+            Secrets = new Dictionary<string, string> { ["REDIS_PASSWORD"] = _password },
+            Ports = [(Port, 6379)],
+            DataVolumePath = "/data",
+        });
+        _process = Supervise(context,
+            log => ChildProcess.StartAsync(spec, log, context.Processes),
+            (process, ct) => HealthProbe.WaitForRedisAsync(Name, Port, _password, process.Exited, TimeSpan.FromSeconds(90), ct),
+            stopGrace: TimeSpan.FromSeconds(15));
+        await _process.StartAsync(cancellationToken);
+    }
+
     /// <summary>The server's process id while it runs.</summary>
     public int? Pid => _process?.Pid;
 
-    internal override Task StopAsync() => _process?.StopAsync() ?? Task.CompletedTask;
+    internal override async Task StopAsync()
+    {
+        if (_process is { } process)
+        {
+            await process.StopAsync();
+        }
+
+        if (Mode == ResourceMode.Container && _engine is { } engine)
+        {
+            await BackingContainer.RemoveAsync(engine, Name);
+        }
+    }
 
     internal override object? DescribeEndpoint() => _existing is null ? new { endpoint = $"127.0.0.1:{Port}" } : null;
 

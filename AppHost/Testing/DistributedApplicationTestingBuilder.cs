@@ -38,7 +38,10 @@ internal sealed class DistributedApplicationTestingBuilder
     public static Task<DistributedApplicationTestingBuilder> CreateAsync(CancellationToken cancellationToken = default) =>
         CreateAsync([], cancellationToken);
 
-    /// <param name="args">The AppHost's command line (<c>--fresh</c>, <c>--state-dir DIR</c>, <c>--Key=value</c> settings).</param>
+    /// <param name="args">
+    /// The AppHost's command line (<c>--fresh</c>, <c>--state-dir DIR</c>, <c>--mode container</c>, <c>--Key=value</c> settings).
+    /// Without <c>--mode</c> the backing resources run in local mode, whatever the machine has.
+    /// </param>
     public static async Task<DistributedApplicationTestingBuilder> CreateAsync(string[] args, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(args);
@@ -47,6 +50,12 @@ internal sealed class DistributedApplicationTestingBuilder
         var state = ownsState ? NewStateDirectory() : args[stateIndex + 1];
         // Tests declare their own sensors and readings: the demo plant's would only get in their way.
         string[] arguments = ownsState ? ["--state-dir", state, DistributedApplicationBuilder.NoSimulator, .. args] : [DistributedApplicationBuilder.NoSimulator, .. args];
+        // Local mode unless the test asks for another (--mode container): installing podman on a machine must not move
+        // every platform test into containers (slower, and the fault tests end the local servers' processes themselves).
+        if (!args.Contains("--mode") && !args.Any(a => a.StartsWith("--mode=", StringComparison.Ordinal) || a.StartsWith("--Kiln:Mode=", StringComparison.Ordinal)))
+        {
+            arguments = [.. arguments, "--mode", "local"];
+        }
 
         var entryPoint = typeof(DistributedApplication).Assembly.EntryPoint
             ?? throw new InvalidOperationException("The AppHost assembly has no entry point.");
@@ -96,9 +105,23 @@ internal sealed class DistributedApplicationTestingBuilder
         return path;
     }
 
-    /// <summary>Removes a state folder, PostgreSQL's files included (tests run as root).</summary>
+    /// <summary>
+    /// Removes a state folder, PostgreSQL's files included (tests run as root), and when it ran containers, their data
+    /// volumes (which live in the engine, not in the folder).
+    /// </summary>
     public static void RemoveStateDirectory(string path)
     {
+        var marker = Path.Combine(path, "containers", "engine");
+        if (File.Exists(marker))
+        {
+            var state = new Provisioning.StateDirectory(path);
+            if (Containers.ContainerEngine.Find(File.ReadAllText(marker).Trim(), state).Engine is { } engine)
+            {
+                engine.RemoveContainersOfStateAsync(CancellationToken.None).GetAwaiter().GetResult();
+                engine.RemoveVolumesOfStateAsync(CancellationToken.None).GetAwaiter().GetResult();
+            }
+        }
+
         if (Directory.Exists(path))
         {
             Directory.Delete(path, recursive: true);

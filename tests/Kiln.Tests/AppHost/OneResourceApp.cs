@@ -16,7 +16,8 @@ internal sealed class OneResourceApp : IAsyncDisposable
 
     public async Task<DistributedApplication> StartAsync(Resource resource)
     {
-        var builder = DistributedApplicationBuilder.CreateBuilder(["--state-dir", _state, "--AppHost:DisableDashboard=true"]);
+        // Local mode: the fault tests end the server's own process (auto would pick a container wherever an engine works).
+        var builder = DistributedApplicationBuilder.CreateBuilder(["--state-dir", _state, "--AppHost:DisableDashboard=true", "--mode", "local"]);
         builder.AddResource(resource);
         App = builder.Build();
         App.EchoOutput = false;

@@ -15,7 +15,7 @@ public sealed class ApphostCrashTests
         var state = DistributedApplicationTestingBuilder.NewStateDirectory();
         var appHostDll = typeof(DistributedApplication).Assembly.Location;
         var startInfo = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var argument in new[] { "exec", appHostDll, "--state-dir", state })
+        foreach (var argument in new[] { "exec", appHostDll, "--state-dir", state, "--mode", "local" })
         {
             startInfo.ArgumentList.Add(argument);
         }

@@ -27,7 +27,8 @@ public sealed class PostgresServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var builder = DistributedApplicationBuilder.CreateBuilder(["--state-dir", _state]);
+        // Local mode, as every test not about containers (auto would pick a container wherever an engine works).
+        var builder = DistributedApplicationBuilder.CreateBuilder(["--state-dir", _state, "--mode", "local"]);
         var database = builder.AddPostgres("pg").AddDatabase("testdb");
         _app = builder.Build();
         _app.EchoOutput = false;
