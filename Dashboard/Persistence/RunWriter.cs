@@ -64,7 +64,9 @@ internal sealed class RunWriter : IAsyncDisposable
     /// <summary>Takes room for <paramref name="items"/>; false when the queue is full (the caller refuses the export).</summary>
     public bool TryReserve(int items)
     {
-        if (Interlocked.Add(ref _pending, items) > Capacity && items > 0)
+        // An export larger than the whole queue still goes in when the queue is empty, or it could never be taken.
+        var after = Interlocked.Add(ref _pending, items);
+        if (after > Capacity && after > items)
         {
             Interlocked.Add(ref _pending, -items);
             return false;
