@@ -12,18 +12,27 @@ internal sealed record PastRun(RunSummary Summary, ITelemetryStore Store, Consol
 /// The runs this dashboard knows: the current one (the live stores, written to <c>{storage}/runs/{runId}.db</c> when a
 /// storage folder is configured) and up to <see cref="RunSettings.KeptRuns"/> − 1 past ones. At start it reopens the
 /// current run's file when it exists (the dashboard restarted within one AppHost run) and deletes the oldest files
-/// beyond the bound. A past run is read from its file when first asked for, and the last one asked for stays loaded.
+/// beyond the bound. A past run is read from its file when first asked for; the last one asked for stays loaded until
+/// nobody has asked for it for <see cref="UnloadAfter"/>, so browsing an old run does not hold its memory for good.
 /// </summary>
 internal sealed class TelemetryRuns : IAsyncDisposable
 {
     private readonly TelemetryLimits _limits;
     private readonly Dictionary<string, RunSummary> _past;
+    /// <summary>How long a loaded past run stays in memory after it was last asked for.</summary>
+    public static readonly TimeSpan UnloadAfter = TimeSpan.FromMinutes(5);
+
     private readonly SemaphoreSlim _loadGate = new(1, 1);
+    private readonly TimeProvider _time;
+    private readonly ITimer _unloader;
     private PastRun? _loaded;
+    private long _lastAsked;
 
     private TelemetryRuns(RunSettings settings, TelemetryLimits limits, ITelemetryStore current, ConsoleLogStore console, RunWriter? writer,
-        IEnumerable<RunSummary> past, bool reopened)
+        IEnumerable<RunSummary> past, bool reopened, TimeProvider time)
     {
+        _time = time;
+        _unloader = time.CreateTimer(_ => UnloadIfIdle(), null, UnloadAfter / 5, UnloadAfter / 5);
         Settings = settings;
         _limits = limits;
         Current = current;
@@ -72,6 +81,7 @@ internal sealed class TelemetryRuns : IAsyncDisposable
             return null;
         }
 
+        Interlocked.Exchange(ref _lastAsked, _time.GetTimestamp());
         if (_loaded is { } loaded && loaded.Summary.RunId == runId)
         {
             return loaded;
@@ -103,13 +113,32 @@ internal sealed class TelemetryRuns : IAsyncDisposable
         }
     }
 
-    public static TelemetryRuns Open(RunSettings settings, TelemetryLimits limits, ILogger log)
+    /// <summary>Whether a past run is held in memory now (<see cref="UnloadAfter"/>).</summary>
+    public bool HasLoadedPastRun => _loaded is not null;
+
+    private void UnloadIfIdle()
     {
+        if (_loaded is not null && _time.GetElapsedTime(Interlocked.Read(ref _lastAsked)) >= UnloadAfter && _loadGate.Wait(0))
+        {
+            try
+            {
+                _loaded = null;
+            }
+            finally
+            {
+                _loadGate.Release();
+            }
+        }
+    }
+
+    public static TelemetryRuns Open(RunSettings settings, TelemetryLimits limits, ILogger log, TimeProvider? time = null)
+    {
+        time ??= TimeProvider.System;
         var memory = new TelemetryRepository(limits);
         var console = new ConsoleLogStore(limits.MaxConsoleLogCount);
         if (settings.StoragePath is not { } storage)
         {
-            return new TelemetryRuns(settings, limits, memory, console, writer: null, past: [], reopened: false);
+            return new TelemetryRuns(settings, limits, memory, console, writer: null, past: [], reopened: false, time);
         }
 
         var folder = Path.Combine(storage, "runs");
@@ -151,11 +180,12 @@ internal sealed class TelemetryRuns : IAsyncDisposable
 
         var writer = new RunWriter(writing, limits, log);
         return new TelemetryRuns(settings, limits, new PersistentTelemetryStore(memory, writer), console, writer,
-            ordered.Take(RunSettings.KeptRuns - 1).Select(p => p.Summary), reopened);
+            ordered.Take(RunSettings.KeptRuns - 1).Select(p => p.Summary), reopened, time);
     }
 
     public async ValueTask DisposeAsync()
     {
+        await _unloader.DisposeAsync();
         if (Writer is not null)
         {
             await Writer.DisposeAsync();

@@ -251,6 +251,31 @@ public sealed class TelemetryRunsTests : IDisposable
         Assert.Equal(1, dashboard.App.Store.GetCounts().Spans);
     }
 
+    [Fact]
+    public async Task A_past_run_read_into_memory_is_let_go_after_five_minutes_nobody_asked_for_it()
+    {
+        var limits = new Kiln.Dashboard.Configuration.TelemetryLimits();
+        var log = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        var past = new Kiln.Dashboard.Configuration.RunSettings { StoragePath = _storage.FullName, RunId = "past", StartedAt = DateTimeOffset.UtcNow.AddHours(-1) };
+        await using (var writing = TelemetryRuns.Open(past, limits, log))
+        {
+            await writing.Writer!.StartAsync(CancellationToken.None);
+            writing.Current.AddTraces(OtlpMessages.Traces("api", [OtlpMessages.Span(OtlpMessages.TraceId(1), 0, "kept")]));
+        }
+
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var runs = TelemetryRuns.Open(past with { RunId = "now", StartedAt = DateTimeOffset.UtcNow }, limits, log, time);
+        Assert.Equal(1, (await runs.OpenPastAsync("past", CancellationToken.None))!.Store.GetCounts().Spans);
+        time.Advance(TimeSpan.FromMinutes(4));
+        Assert.True(runs.HasLoadedPastRun);
+        await runs.OpenPastAsync("past", CancellationToken.None); // asked again: five more minutes
+        time.Advance(TimeSpan.FromMinutes(4));
+        Assert.True(runs.HasLoadedPastRun);
+        time.Advance(TimeSpan.FromMinutes(2));
+        Assert.False(runs.HasLoadedPastRun);
+        Assert.Equal(1, (await runs.OpenPastAsync("past", CancellationToken.None))!.Store.GetCounts().Spans); // read again when asked
+    }
+
     private Task<TestDashboard> StartAsync(IReadOnlyDictionary<string, string?>? settings = null)
     {
         var all = new Dictionary<string, string?> { ["Dashboard:Storage:Path"] = _storage.FullName };
