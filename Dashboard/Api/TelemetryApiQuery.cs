@@ -119,9 +119,6 @@ internal sealed class TelemetryApiQuery
         return (null, run);
     }
 
-    /// <summary>A query parameter read as true or false (absent: null); anything else is one of the query's problems.</summary>
-    public bool? Flag(string name) => Bool(name);
-
     private bool? Bool(string name)
     {
         var text = _query[name].ToString();

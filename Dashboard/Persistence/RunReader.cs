@@ -92,10 +92,15 @@ internal static class RunReader
         foreach (var row in Rows(connection, "SELECT resource_id, scope_id, data FROM spans ORDER BY id"))
         {
             var key = ((long)row[0], (long)row[1]);
+            if (!resources.TryGetValue(key.Item1, out var resource) || !scopes.TryGetValue(key.Item2, out var scope))
+            {
+                continue; // a row whose resource or scope a failed write took back: not readable, not worth failing the run for
+            }
+
             if (current is null || key != currentKey)
             {
-                current = new ScopeSpans { Scope = scopes[key.Item2] };
-                request.ResourceSpans.Add(new ResourceSpans { Resource = resources[key.Item1], ScopeSpans = { current } });
+                current = new ScopeSpans { Scope = scope };
+                request.ResourceSpans.Add(new ResourceSpans { Resource = resource, ScopeSpans = { current } });
                 currentKey = key;
             }
 
@@ -121,10 +126,15 @@ internal static class RunReader
         foreach (var row in Rows(connection, "SELECT resource_id, scope_id, data FROM logs ORDER BY id"))
         {
             var key = ((long)row[0], (long)row[1]);
+            if (!resources.TryGetValue(key.Item1, out var resource) || !scopes.TryGetValue(key.Item2, out var scope))
+            {
+                continue;
+            }
+
             if (current is null || key != currentKey)
             {
-                current = new ScopeLogs { Scope = scopes[key.Item2] };
-                request.ResourceLogs.Add(new ResourceLogs { Resource = resources[key.Item1], ScopeLogs = { current } });
+                current = new ScopeLogs { Scope = scope };
+                request.ResourceLogs.Add(new ResourceLogs { Resource = resource, ScopeLogs = { current } });
                 currentKey = key;
             }
 
@@ -177,6 +187,11 @@ internal static class RunReader
         foreach (var row in Rows(connection, "SELECT instrument_id, data FROM points ORDER BY id"))
         {
             var instrument = (long)row[0];
+            if (!instruments.TryGetValue(instrument, out var known) || !resources.ContainsKey(known.Resource) || !scopes.ContainsKey(known.Scope))
+            {
+                continue;
+            }
+
             if (instrument != currentInstrument)
             {
                 Flush();

@@ -144,10 +144,12 @@ internal sealed class RunWriter : IAsyncDisposable
             {
                 WriteBatch(batch);
             }
-            catch (SqliteException ex)
+            catch (Exception ex) when (ex is SqliteException or IOException or InvalidOperationException)
             {
-                // A full disk or a deleted folder must not stop the live view: the batch is lost from the file, and said so.
+                // A full disk or a deleted folder must not stop the live view: the batch is lost from the file, and said
+                // so. What this writer remembered of the file (ids, counts) may name rows the rollback took back: read again.
                 _log.LogError(ex, "The dashboard could not write {Count} operations to its run file", batch.Count);
+                Reload();
             }
 
             var items = 0;
@@ -393,6 +395,23 @@ internal sealed class RunWriter : IAsyncDisposable
         }
 
         return id;
+    }
+
+    private void Reload()
+    {
+        _resourceIds.Clear();
+        _resourceSignals.Clear();
+        _scopeIds.Clear();
+        _instrumentIds.Clear();
+        _consoleCounts.Clear();
+        try
+        {
+            LoadState();
+        }
+        catch (SqliteException ex)
+        {
+            _log.LogError(ex, "The dashboard could not read its run file back after a failed write");
+        }
     }
 
     /// <summary>What a reopened file already holds: ids to reuse and counts to bound.</summary>

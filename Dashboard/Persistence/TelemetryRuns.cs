@@ -24,14 +24,16 @@ internal sealed class TelemetryRuns : IAsyncDisposable
 
     private readonly SemaphoreSlim _loadGate = new(1, 1);
     private readonly TimeProvider _time;
+    private readonly ILogger _log;
     private readonly ITimer _unloader;
     private PastRun? _loaded;
     private long _lastAsked;
 
     private TelemetryRuns(RunSettings settings, TelemetryLimits limits, ITelemetryStore current, ConsoleLogStore console, RunWriter? writer,
-        IEnumerable<RunSummary> past, bool reopened, TimeProvider time)
+        IEnumerable<RunSummary> past, bool reopened, TimeProvider time, ILogger log)
     {
         _time = time;
+        _log = log;
         _unloader = time.CreateTimer(_ => UnloadIfIdle(), null, UnloadAfter / 5, UnloadAfter / 5);
         Settings = settings;
         _limits = limits;
@@ -97,14 +99,24 @@ internal sealed class TelemetryRuns : IAsyncDisposable
 
             // Reading tens of thousands of rows is a blocking job: off the request's thread.
             _loaded = null;
-            _loaded = await Task.Run(() =>
+            try
             {
-                var store = new TelemetryRepository(_limits);
-                var console = new ConsoleLogStore(_limits.MaxConsoleLogCount);
-                using var connection = RunDatabase.OpenForReading(RunDatabase.FileFor(folder, runId));
-                RunReader.Load(connection, store, console);
-                return new PastRun(summary, new ReadOnlyTelemetryStore(store), console);
-            }, cancellationToken);
+                _loaded = await Task.Run(() =>
+                {
+                    var store = new TelemetryRepository(_limits);
+                    var console = new ConsoleLogStore(_limits.MaxConsoleLogCount);
+                    using var connection = RunDatabase.OpenForReading(RunDatabase.FileFor(folder, runId));
+                    RunReader.Load(connection, store, console);
+                    return new PastRun(summary, new ReadOnlyTelemetryStore(store), console);
+                }, cancellationToken);
+            }
+            catch (Exception ex) when (ex is SqliteException or IOException or Google.Protobuf.InvalidProtocolBufferException)
+            {
+                // Deleted or damaged since the dashboard started: answered as a run not kept, and said so here.
+                _log.LogWarning(ex, "Run {RunId} could not be read from its file", runId);
+                return null;
+            }
+
             return _loaded;
         }
         finally
@@ -138,7 +150,7 @@ internal sealed class TelemetryRuns : IAsyncDisposable
         var console = new ConsoleLogStore(limits.MaxConsoleLogCount);
         if (settings.StoragePath is not { } storage)
         {
-            return new TelemetryRuns(settings, limits, memory, console, writer: null, past: [], reopened: false, time);
+            return new TelemetryRuns(settings, limits, memory, console, writer: null, past: [], reopened: false, time, log);
         }
 
         var folder = Path.Combine(storage, "runs");
@@ -172,15 +184,34 @@ internal sealed class TelemetryRuns : IAsyncDisposable
         }
 
         var reopened = File.Exists(currentFile);
-        var writing = RunDatabase.OpenForWriting(currentFile, settings.RunId, settings.StartedAt);
-        if (reopened)
+        SqliteConnection? writing = null;
+        try
         {
-            RunReader.Load(writing, memory, console);
+            writing = RunDatabase.OpenForWriting(currentFile, settings.RunId, settings.StartedAt);
+            if (reopened)
+            {
+                RunReader.Load(writing, memory, console);
+            }
+        }
+        catch (Exception ex) when (reopened && ex is SqliteException or InvalidDataException or Google.Protobuf.InvalidProtocolBufferException)
+        {
+            // A damaged file must not keep the dashboard from starting (the AppHost would restart it for ever): it is set
+            // aside, and the run goes on in a new file.
+            writing?.Dispose();
+            var aside = currentFile + ".damaged";
+            log.LogError(ex, "Run {RunId}'s file could not be reopened; it is kept as {Aside} and the run starts afresh", settings.RunId, aside);
+            File.Move(currentFile, aside, overwrite: true);
+            File.Delete(currentFile + "-wal");
+            File.Delete(currentFile + "-shm");
+            memory = new TelemetryRepository(limits);
+            console = new ConsoleLogStore(limits.MaxConsoleLogCount);
+            reopened = false;
+            writing = RunDatabase.OpenForWriting(currentFile, settings.RunId, settings.StartedAt);
         }
 
         var writer = new RunWriter(writing, limits, log);
         return new TelemetryRuns(settings, limits, new PersistentTelemetryStore(memory, writer), console, writer,
-            ordered.Take(RunSettings.KeptRuns - 1).Select(p => p.Summary), reopened, time);
+            ordered.Take(RunSettings.KeptRuns - 1).Select(p => p.Summary), reopened, time, log);
     }
 
     public async ValueTask DisposeAsync()

@@ -123,6 +123,20 @@ public sealed class TelemetryRunsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_damaged_run_file_is_set_aside_and_the_run_goes_on_in_a_new_one()
+    {
+        var runs = Directory.CreateDirectory(Path.Combine(_storage.FullName, "runs"));
+        await File.WriteAllTextAsync(Path.Combine(runs.FullName, "damaged-run.db"), "not a database, and long enough to be read as one: " + new string('x', 200));
+        await using var dashboard = await StartAsync(new Dictionary<string, string?> { ["Dashboard:Run:Id"] = "damaged-run" });
+        Assert.False(Runs(dashboard).Reopened);
+        Assert.True(File.Exists(Path.Combine(runs.FullName, "damaged-run.db.damaged")));
+        Assert.Equal(HttpStatusCode.OK, (await dashboard.PostOtlpAsync("traces", OtlpMessages.Traces("api", [OtlpMessages.Span(OtlpMessages.TraceId(1), 0, "after")]))).StatusCode);
+        await Runs(dashboard).Writer!.FlushAsync();
+        using var api = dashboard.ApiClient();
+        await AssertDataAsync(api, "/api/telemetry/spans", totalCount: 1);
+    }
+
+    [Fact]
     public async Task Only_the_last_10_runs_are_kept_and_each_stays_within_the_limits_oldest_out_first()
     {
         var limits = new Dictionary<string, string?>
