@@ -19,6 +19,8 @@ internal sealed class DashboardResource() : Resource(ResourceName)
     private static readonly TimeSpan StartupDeadline = TimeSpan.FromSeconds(60);
 
     private readonly Lock _gate = new();
+    // One run of the dashboard's per AppHost run: every start of the dashboard in it (a restart, after a crash) reopens it.
+    private readonly (string Id, DateTimeOffset StartedAt) _run = NewRun();
     private SupervisedProcess? _process;
     private Uri? _frontend, _otlpGrpc, _otlpHttp;
 
@@ -97,6 +99,10 @@ internal sealed class DashboardResource() : Resource(ResourceName)
             ["DASHBOARD__FRONTEND__BROWSERTOKEN"] = context.Secrets.DashboardToken,
             ["DASHBOARD__API__AUTHMODE"] = "ApiKey",
             ["DASHBOARD__API__PRIMARYAPIKEY"] = context.Secrets.DashboardApiKey!,
+            // Its runs under .apphost/dashboard/ (so --fresh wipes them), and which run this is (Kiln's, not Aspire's names).
+            ["DASHBOARD__STORAGE__PATH"] = context.State.For(ResourceName),
+            ["DASHBOARD__RUN__ID"] = _run.Id,
+            ["DASHBOARD__RUN__STARTEDAT"] = _run.StartedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
             // Aspire asks for json (its console view parses it); the AppHost prints lines as they come, so simple reads better.
             ["LOGGING__CONSOLE__FORMATTERNAME"] = "simple",
         };
@@ -122,4 +128,11 @@ internal sealed class DashboardResource() : Resource(ResourceName)
         _frontend is null ? null : new { urls = new[] { Text(FrontendUrl) }, otlpGrpc = Text(OtlpGrpcUrl), otlpHttp = Text(OtlpHttpUrl) };
 
     private static string Text(Uri url) => url.ToString().TrimEnd('/');
+
+    /// <summary><c>20261124-170000-3f9a1c</c>: sorts by start time; two AppHost runs in one second still differ.</summary>
+    private static (string Id, DateTimeOffset StartedAt) NewRun()
+    {
+        var now = DateTimeOffset.UtcNow;
+        return (string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{now:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..6]}"), now);
+    }
 }

@@ -1,12 +1,14 @@
 using Google.Protobuf;
 using Kiln.Dashboard.Authentication;
 using Kiln.Dashboard.Otlp.Storage;
+using Kiln.Dashboard.Persistence;
 
 namespace Kiln.Dashboard.Api;
 
 /// <summary>
 /// The Aspire dashboard's telemetry HTTP API (<c>docs/specs/dashboard-http-api.md</c> in microsoft/aspire), so scripts
-/// and tools written for it work here: <c>GET /api/telemetry/{resources,spans,logs,traces,traces/{traceId}}</c> behind
+/// and tools written for it work here: <c>GET /api/telemetry/{resources,spans,logs,traces,traces/{traceId},console-logs}</c>
+/// (each with <c>runId</c> for a kept past run) behind
 /// <c>X-API-Key</c>, answering OTLP/JSON in <c>{"data","totalCount","returnedCount"}</c>, the most recent items when a
 /// limit cuts (oldest first within them), and <c>?follow=true</c> streaming spans or logs as NDJSON, one per line.
 /// </summary>
@@ -20,7 +22,19 @@ internal static class TelemetryApi
     public static IEndpointRouteBuilder MapTelemetryApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup("/api/telemetry").RequireAuthorization(DashboardPolicies.Api);
-        api.MapGet("/resources", (ITelemetryStore store) => Results.Json(store.GetResources().Select(r => new
+        api.MapGet("/resources", GetResourcesAsync);
+        api.MapGet("/spans", GetSpansAsync);
+        api.MapGet("/logs", GetLogsAsync);
+        api.MapGet("/traces", GetTracesAsync);
+        api.MapGet("/traces/{traceId}", GetTraceAsync);
+        api.MapGet("/console-logs", GetConsoleLogsAsync);
+        return endpoints;
+    }
+
+    private static async Task<IResult> GetResourcesAsync(HttpContext context, TelemetryRuns runs)
+    {
+        var (refusal, run) = await new TelemetryApiQuery(context.Request.Query).ResolveAsync(runs, context.RequestAborted);
+        return refusal ?? Results.Json(run.Store.GetResources().Select(r => new
         {
             name = r.Name,
             instanceId = r.InstanceId,
@@ -28,21 +42,19 @@ internal static class TelemetryApi
             hasLogs = r.HasLogs,
             hasTraces = r.HasTraces,
             hasMetrics = r.HasMetrics,
-        })));
-        api.MapGet("/spans", GetSpansAsync);
-        api.MapGet("/logs", GetLogsAsync);
-        api.MapGet("/traces", GetTraces);
-        api.MapGet("/traces/{traceId}", GetTrace);
-        return endpoints;
+        }));
     }
 
-    private static async Task<IResult> GetSpansAsync(HttpContext context, ITelemetryStore store)
+    private static async Task<IResult> GetSpansAsync(HttpContext context, TelemetryRuns runs)
     {
         var query = new TelemetryApiQuery(context.Request.Query);
-        if (query.Refusal(store) is { } refusal)
+        var (refusal, run) = await query.ResolveAsync(runs, context.RequestAborted);
+        if (refusal is not null)
         {
             return refusal;
         }
+
+        var store = run.Store;
 
         var spanQuery = new SpanQuery(query.ResourceNames, query.TraceId, query.HasError);
         if (query.Follow)
@@ -56,13 +68,16 @@ internal static class TelemetryApi
         return Results.Bytes(OtlpJson.Wrap(OtlpJson.ToTracesData(returned), spans.Count, returned.Count), Json);
     }
 
-    private static async Task<IResult> GetLogsAsync(HttpContext context, ITelemetryStore store)
+    private static async Task<IResult> GetLogsAsync(HttpContext context, TelemetryRuns runs)
     {
         var query = new TelemetryApiQuery(context.Request.Query);
-        if (query.Refusal(store) is { } refusal)
+        var (refusal, run) = await query.ResolveAsync(runs, context.RequestAborted);
+        if (refusal is not null)
         {
             return refusal;
         }
+
+        var store = run.Store;
 
         var logQuery = new LogQuery(query.ResourceNames, query.TraceId, query.MinSeverity);
         if (query.Follow)
@@ -77,7 +92,7 @@ internal static class TelemetryApi
     }
 
     /// <summary>Traces as their spans in OTLP/JSON; the counts are of traces, as in Aspire's. No streaming.</summary>
-    private static IResult GetTraces(HttpContext context, ITelemetryStore store)
+    private static async Task<IResult> GetTracesAsync(HttpContext context, TelemetryRuns runs)
     {
         var query = new TelemetryApiQuery(context.Request.Query);
         if (query.Follow)
@@ -86,29 +101,65 @@ internal static class TelemetryApi
                 detail: "Traces are a snapshot only; follow spans with GET /api/telemetry/spans?follow=true.");
         }
 
-        if (query.Refusal(store) is { } refusal)
+        var (refusal, run) = await query.ResolveAsync(runs, context.RequestAborted);
+        if (refusal is not null)
         {
             return refusal;
         }
 
-        var traces = store.GetTraces(new TraceQuery(query.ResourceNames, query.HasError));
+        var traces = run.Store.GetTraces(new TraceQuery(query.ResourceNames, query.HasError));
         var returned = traces.TakeLast(query.Limit ?? DefaultTraceLimit).ToList();
         return Results.Bytes(OtlpJson.Wrap(OtlpJson.ToTracesData(returned.SelectMany(t => t.Spans)), traces.Count, returned.Count), Json);
     }
 
-    private static IResult GetTrace(string traceId, HttpContext context, ITelemetryStore store)
+    private static async Task<IResult> GetTraceAsync(string traceId, HttpContext context, TelemetryRuns runs)
     {
         var query = new TelemetryApiQuery(context.Request.Query);
-        if (query.Refusal(store) is { } refusal)
+        var (refusal, run) = await query.ResolveAsync(runs, context.RequestAborted);
+        if (refusal is not null)
         {
             return refusal;
         }
 
-        return store.GetTrace(traceId) is { } trace
+        return run.Store.GetTrace(traceId) is { } trace
             ? Results.Bytes(OtlpJson.Wrap(OtlpJson.ToTracesData(trace.Spans), trace.Spans.Count, trace.Spans.Count), Json)
             : Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Trace not found",
                 detail: $"No trace '{traceId}' is stored (it may have been pushed out by newer ones, or cleared).");
     }
+
+    /// <summary>
+    /// The kept stdout and stderr lines of the run's resources, a snapshot only: <c>{"logs":[{"resourceName",
+    /// "lineNumber","content","isError"}],"totalCount"}</c>, oldest first, the newest <c>limit</c> when one is given.
+    /// <c>search</c> keeps lines in which every fragment (split on spaces) is in the text or the resource's name.
+    /// </summary>
+    private static async Task<IResult> GetConsoleLogsAsync(HttpContext context, TelemetryRuns runs)
+    {
+        var query = new TelemetryApiQuery(context.Request.Query);
+        if (query.Follow)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad request",
+                detail: "Console logs are a snapshot only; the dashboard's console page follows a resource live.");
+        }
+
+        var (refusal, run) = await query.ResolveAsync(runs, context.RequestAborted, consoleLogs: true);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
+        var fragments = query.Search?.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+        var lines = run.Console.GetLines(query.ResourceNames)
+            .Where(l => fragments.All(f => l.Content.Contains(f, StringComparison.OrdinalIgnoreCase)
+                || l.ResourceName.Contains(f, StringComparison.OrdinalIgnoreCase)))
+            .ToList();
+        var returned = query.Limit is { } limit ? lines.TakeLast(limit) : lines;
+        return Results.Json(new ConsoleLogsResponse(
+            [.. returned.Select(l => new ConsoleLogEntry(l.ResourceName, l.LineNumber, l.Content, l.IsError))], lines.Count));
+    }
+
+    private sealed record ConsoleLogsResponse(IReadOnlyList<ConsoleLogEntry> Logs, int TotalCount);
+
+    private sealed record ConsoleLogEntry(string ResourceName, long LineNumber, string Content, bool IsError);
 
     /// <summary>
     /// NDJSON until the client goes or the dashboard stops (a follow never holds up a shutdown): each item one line of

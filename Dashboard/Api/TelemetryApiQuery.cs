@@ -1,13 +1,17 @@
 using System.Globalization;
 using Kiln.Dashboard.Otlp.Proto.Logs;
+using Kiln.Dashboard.Configuration;
 using Kiln.Dashboard.Otlp.Storage;
+using Kiln.Dashboard.Persistence;
+using Kiln.Dashboard.ResourceService;
 
 namespace Kiln.Dashboard.Api;
 
 /// <summary>
 /// The query parameters of the telemetry HTTP API, read and checked as Aspire's dashboard takes them
 /// (<c>resource</c> repeated, <c>traceId</c>, <c>hasError</c>, <c>severity</c>, <c>limit</c>, <c>follow</c>,
-/// <c>runId</c>). A value that cannot be read is a 400 with the reason, never ignored.
+/// <c>runId</c>; for console logs <c>search</c> and <c>includeHidden</c>). A value that cannot be read is a 400 with the
+/// reason, never ignored.
 /// </summary>
 internal sealed class TelemetryApiQuery
 {
@@ -22,6 +26,8 @@ internal sealed class TelemetryApiQuery
         HasError = Bool("hasError");
         Follow = Bool("follow") ?? false;
         RunId = query["runId"].ToString() is { Length: > 0 } runId ? runId : null;
+        Search = query["search"].ToString() is { Length: > 0 } search ? search : null;
+        IncludeHidden = Bool("includeHidden") ?? false;
         if (query["limit"].ToString() is { Length: > 0 } limit)
         {
             if (int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0)
@@ -58,30 +64,59 @@ internal sealed class TelemetryApiQuery
 
     public string? RunId { get; }
 
-    /// <summary>The 400 or 404 this query must get instead of data, or null when it can be answered.</summary>
-    public IResult? Refusal(ITelemetryStore store)
+    public string? Search { get; }
+
+    /// <summary>Accepted as Aspire's; Kiln's AppHost hides no resource, so it changes nothing.</summary>
+    public bool IncludeHidden { get; }
+
+    /// <summary>
+    /// The run the query reads (the current one, or the past one <c>runId</c> names), or the 400 or 404 it must get
+    /// instead of data.
+    /// </summary>
+    public async Task<(IResult? Refusal, RunView Run)> ResolveAsync(TelemetryRuns runs, CancellationToken cancellationToken, bool consoleLogs = false)
     {
+        var current = new RunView(runs.Current, runs.CurrentConsole);
         if (_problems.Count > 0)
         {
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad request", detail: string.Join(" ", _problems));
+            return (Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad request", detail: string.Join(" ", _problems)), current);
         }
 
-        if (RunId is not null)
+        var run = current;
+        if (RunId is not null && RunId != runs.CurrentRunId)
         {
-            // Only the current run is kept (no persistence yet), so every run id is unknown, as Aspire answers an expired one.
-            return Follow
-                ? Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad request", detail: "follow=true cannot be combined with runId: only the current run streams.")
-                : Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Run not found", detail: $"No run '{RunId}' is kept; this dashboard keeps the current run only.");
+            if (!RunSettings.IsRunId(RunId))
+            {
+                return (Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad request",
+                    detail: $"runId is '{RunId}'; a run id is 1 to 64 of A-Z, a-z, 0-9, '-', '_' or '.' (GET /api/runs lists them)."), current);
+            }
+
+            if (Follow)
+            {
+                return (Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad request",
+                    detail: "follow=true cannot be combined with the runId of a past run: only the current run streams."), current);
+            }
+
+            if (await runs.OpenPastAsync(RunId, cancellationToken) is not { } past)
+            {
+                return (Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Run not found",
+                    detail: runs.IsPersistent
+                        ? $"No run '{RunId}' is kept; the last {RunSettings.KeptRuns} runs are (GET /api/runs lists them)."
+                        : $"No run '{RunId}' is kept; this dashboard keeps the current run only (Dashboard:Storage:Path is empty)."), current);
+            }
+
+            run = new RunView(past.Store, past.Console);
         }
 
         // A stream waits for a resource that has not reported yet; a snapshot says it does not know it.
-        if (!Follow && ResourceNames.FirstOrDefault(name => store.FindResources(name).Count == 0) is { } unknown)
+        if (!Follow && ResourceNames.FirstOrDefault(name => consoleLogs ? !run.Console.Knows(name) : run.Store.FindResources(name).Count == 0) is { } unknown)
         {
-            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Resource not found",
-                detail: $"No telemetry has come from a resource named '{unknown}'; GET /api/telemetry/resources lists those that sent some.");
+            return (Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Resource not found",
+                detail: consoleLogs
+                    ? $"No console line has come from a resource named '{unknown}' in this run."
+                    : $"No telemetry has come from a resource named '{unknown}' in this run; GET /api/telemetry/resources lists those that sent some."), run);
         }
 
-        return null;
+        return (null, run);
     }
 
     private bool? Bool(string name)
@@ -113,3 +148,6 @@ internal sealed class TelemetryApiQuery
         _ => null,
     };
 }
+
+/// <summary>One run's stores, as a query reads them: its telemetry and its console lines.</summary>
+internal sealed record RunView(ITelemetryStore Store, ConsoleLogStore Console);

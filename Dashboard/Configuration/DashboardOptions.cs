@@ -23,7 +23,8 @@ internal sealed record AccessSetting(AuthMode Mode, IReadOnlyList<string> Keys, 
 /// (<c>src/Shared/DashboardConfigNames.cs</c> in microsoft/aspire), so whatever launches Aspire's dashboard can launch
 /// this one: <c>ASPNETCORE_URLS</c>, <c>ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL</c>, <c>ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL</c>,
 /// <c>Dashboard:Otlp:*</c>, <c>Dashboard:Frontend:*</c>, <c>Dashboard:Api:*</c>, <c>Dashboard:ResourceServiceClient:*</c>,
-/// <c>ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL</c> and <c>Dashboard:TelemetryLimits:*</c>.
+/// <c>ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL</c> and <c>Dashboard:TelemetryLimits:*</c>; and Kiln's own
+/// <c>Dashboard:Storage:Path</c> and <c>Dashboard:Run:*</c> (<see cref="RunSettings"/>).
 /// </summary>
 internal sealed record DashboardOptions
 {
@@ -52,6 +53,9 @@ internal sealed record DashboardOptions
 
     public required TelemetryLimits Limits { get; init; }
 
+    /// <summary>Where runs are kept on disk (or not), and which run this is.</summary>
+    public required RunSettings Run { get; init; }
+
     public static DashboardOptions Read(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
@@ -68,6 +72,7 @@ internal sealed record DashboardOptions
                 ? new Uri(resourceService) : null,
             ResourceServiceApiKey = configuration["Dashboard:ResourceServiceClient:ApiKey"],
             Limits = TelemetryLimits.Read(configuration.GetSection("Dashboard:TelemetryLimits")),
+            Run = RunSettings.Read(configuration, TimeProvider.System),
         };
     }
 

@@ -21,6 +21,9 @@ internal sealed record TelemetryLimits
     /// <summary>Attributes kept per span, span event, link, log record and data point; the rest are counted as dropped.</summary>
     public int MaxAttributeCount { get; init; } = 128;
 
+    /// <summary>Console lines kept per resource (in memory and in each stored run); not an Aspire setting.</summary>
+    public int MaxConsoleLogCount { get; init; } = 10_000;
+
     public static TelemetryLimits Read(IConfigurationSection section)
     {
         var defaults = new TelemetryLimits();
@@ -30,6 +33,7 @@ internal sealed record TelemetryLimits
             MaxTraceCount = Positive(section, nameof(MaxTraceCount), defaults.MaxTraceCount),
             MaxMetricsCount = Positive(section, nameof(MaxMetricsCount), defaults.MaxMetricsCount),
             MaxAttributeCount = Positive(section, nameof(MaxAttributeCount), defaults.MaxAttributeCount),
+            MaxConsoleLogCount = Positive(section, nameof(MaxConsoleLogCount), defaults.MaxConsoleLogCount),
         };
     }
 

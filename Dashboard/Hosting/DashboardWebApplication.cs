@@ -8,6 +8,7 @@ using Kiln.Dashboard.Otlp;
 using Kiln.Dashboard.Otlp.Grpc;
 using Kiln.Dashboard.Otlp.Http;
 using Kiln.Dashboard.Otlp.Storage;
+using Kiln.Dashboard.Persistence;
 using Kiln.Dashboard.ResourceService;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
@@ -44,14 +45,21 @@ internal sealed class DashboardWebApplication : IAsyncDisposable
 
         builder.Services.AddSingleton(Options);
         builder.Services.AddSingleton(Options.Limits);
-        builder.Services.AddSingleton<ITelemetryStore, TelemetryRepository>();
+        // The current run (reopened when the dashboard restarts within one AppHost run) and the kept past ones.
+        builder.Services.AddSingleton(services => TelemetryRuns.Open(Options.Run, Options.Limits, services.GetRequiredService<ILogger<TelemetryRuns>>()));
+        builder.Services.AddSingleton(services => services.GetRequiredService<TelemetryRuns>().Current);
+        builder.Services.AddHostedService(services => new RunWriterService(services.GetRequiredService<TelemetryRuns>().Writer));
+        builder.Services.AddHttpContextAccessor();
+        builder.Services.AddScoped<SelectedRun>();
         builder.Services.AddSingleton<OtlpApiKey>();
         builder.Services.AddSingleton<ResourceCatalog>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ResourceCatalog>());
+        builder.Services.AddHostedService<ConsoleLogRecorder>();
         builder.Services.AddProblemDetails();
         builder.Services.AddGrpc(grpc =>
         {
             grpc.Interceptors.Add<OtlpApiKeyInterceptor>();
+            grpc.Interceptors.Add<OtlpBackpressureInterceptor>();
             grpc.MaxReceiveMessageSize = (int)OtlpHttpEndpoints.MaxBodyBytes;
         });
         builder.Services.AddDashboardAuthentication(Options);
@@ -64,6 +72,7 @@ internal sealed class DashboardWebApplication : IAsyncDisposable
         App.UseListenerRouting();
         App.UseAuthentication();
         App.UseAuthorization();
+        App.UseRunSelection();
         App.UseAntiforgery();
 
         var otlpGrpc = new ListenerMetadata(DashboardListener.OtlpGrpc);
@@ -73,6 +82,8 @@ internal sealed class DashboardWebApplication : IAsyncDisposable
         App.MapOtlpHttp();
         App.MapTelemetryApi();
         App.MapResourcesApi();
+        App.MapRunsApi();
+        App.MapRunSelection();
         App.MapBrowserTokenLogin(Options);
         App.MapGet("/health", () => Results.Text("Healthy")).AllowAnonymous();
         App.MapDashboardStylesheet();
@@ -110,6 +121,17 @@ internal sealed class DashboardWebApplication : IAsyncDisposable
         var log = App.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Kiln.Dashboard");
         log.LogInformation("Dashboard (pages, API) on {Url}; OTLP/gRPC on {Grpc}; OTLP/HTTP on {Http}", Text(FrontendUrl), Text(OtlpGrpcUrl), Text(OtlpHttpUrl));
         log.LogInformation("Login to the dashboard at {LoginUrl}", LoginUrl);
+        var runs = App.Services.GetRequiredService<TelemetryRuns>();
+        if (runs.RunsFolder is { } folder)
+        {
+            log.LogInformation("Runs are kept in {Folder} (the last {Kept}); this is run {RunId}, started {StartedAt:O}{Reopened}",
+                folder, RunSettings.KeptRuns, runs.CurrentRunId, runs.Settings.StartedAt, runs.Reopened ? ", reopened with what it held" : "");
+        }
+        else
+        {
+            log.LogInformation("Telemetry is kept in memory only (Dashboard:Storage:Path is empty); this is run {RunId}", runs.CurrentRunId);
+        }
+
         // A key this process made up is printed, or nobody could use it; a key it was handed is never printed.
         if (Options.OtlpAccess.Generated)
         {

@@ -12,7 +12,8 @@ namespace Kiln.Dashboard.Otlp.Http;
 /// OTLP/HTTP: <c>POST /v1/traces</c>, <c>/v1/logs</c>, <c>/v1/metrics</c> on the OTLP/HTTP listener only, in binary
 /// protobuf (<c>application/x-protobuf</c>) or OTLP/JSON (<c>application/json</c>, hex ids), answered in the same
 /// encoding. A missing or wrong <c>x-otlp-api-key</c> is 401, another content type 415, a body over 4 MB 413, a body
-/// that is not the signal's export request 400 — each as problem details. Success is the empty export response.
+/// that is not the signal's export request 400, an export the run file's writer has no room for 503 with Retry-After — each
+/// as problem details. Success is the empty export response.
 /// </summary>
 internal static class OtlpHttpEndpoints
 {
@@ -83,7 +84,17 @@ internal static class OtlpHttpEndpoints
                 detail: $"The body is not an OTLP {typeof(TRequest).Name}: {ex.Message}");
         }
 
-        store(request);
+        try
+        {
+            store(request);
+        }
+        catch (Persistence.TelemetryBackpressureException ex)
+        {
+            // OTLP/HTTP's retryable throttling: the exporter sends the export again after Retry-After.
+            context.Response.Headers.RetryAfter = "1";
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Busy writing to disk", detail: ex.Message);
+        }
+
         return isJson ? Results.Text(JsonFormatter.Default.Format(response), Json) : Results.Bytes(response.ToByteArray(), Protobuf);
     }
 

@@ -213,20 +213,7 @@ internal sealed class TelemetryRepository(TelemetryLimits limits) : ITelemetrySt
     private TelemetryResource Resolve(OtlpResource? resource)
     {
         resource ??= new OtlpResource();
-        string? name = null, instanceId = null;
-        foreach (var attribute in resource.Attributes)
-        {
-            if (attribute.Key == "service.name")
-            {
-                name = attribute.Value?.StringValue;
-            }
-            else if (attribute.Key == "service.instance.id")
-            {
-                instanceId = attribute.Value?.StringValue;
-            }
-        }
-
-        var key = (string.IsNullOrEmpty(name) ? TelemetryResource.UnknownService : name, string.IsNullOrEmpty(instanceId) ? null : instanceId);
+        var key = TelemetryResourceKey.Of(resource);
         lock (_resourceGate)
         {
             if (!_resources.TryGetValue(key, out var known))

@@ -33,6 +33,8 @@ internal sealed class TestDashboard : IAsyncDisposable
             ["Dashboard:Api:PrimaryApiKey"] = DashboardOptions.NewKey(),
             ["Dashboard:Frontend:BrowserToken"] = DashboardOptions.NewKey(),
             ["Logging:LogLevel:Default"] = "Warning",
+            // Memory only unless a test gives a folder: nothing written under the user's data folder.
+            ["Dashboard:Storage:Path"] = "",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

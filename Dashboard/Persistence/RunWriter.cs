@@ -1,0 +1,516 @@
+using System.Threading.Channels;
+using Google.Protobuf;
+using Kiln.Dashboard.Configuration;
+using Kiln.Dashboard.Otlp.Proto.Collector.Logs;
+using Kiln.Dashboard.Otlp.Proto.Collector.Metrics;
+using Kiln.Dashboard.Otlp.Proto.Collector.Trace;
+using Kiln.Dashboard.Otlp.Proto.Common;
+using Kiln.Dashboard.Otlp.Proto.Metrics;
+using Kiln.Dashboard.Otlp.Storage;
+using Kiln.Dashboard.ResourceService;
+using Microsoft.Data.Sqlite;
+using OtlpResource = Kiln.Dashboard.Otlp.Proto.Resource.Resource;
+
+namespace Kiln.Dashboard.Persistence;
+
+/// <summary>
+/// Writes the current run to its file behind the receivers' backs: they hand it what the in-memory store kept and go on
+/// (write-behind), and one background loop writes what has queued, a transaction per batch, then deletes what a bound
+/// pushes out (the same <see cref="TelemetryLimits"/>, oldest first). The queue is bounded by items
+/// (<see cref="Capacity"/>): when it is full a receiver refuses the export (<see cref="TryReserve"/> is false) and the
+/// exporter retries later, so nothing acknowledged is dropped and nothing waits on the disk. A stop writes out what
+/// is queued before the file is closed.
+/// </summary>
+internal sealed class RunWriter : IAsyncDisposable
+{
+    /// <summary>Spans, log records, points and console lines queued at most (about two seconds of a flood at the rates measured).</summary>
+    public const int Capacity = 200_000;
+
+    private const int BatchOperations = 64;
+
+    private readonly SqliteConnection _connection;
+    private readonly TelemetryLimits _limits;
+    private readonly ILogger _log;
+    private readonly Channel<RunWrite> _queue = Channel.CreateUnbounded<RunWrite>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Dictionary<(string Name, string? InstanceId), long> _resourceIds = [];
+    private readonly HashSet<(long Resource, TelemetrySignal Signal)> _resourceSignals = [];
+    private readonly Dictionary<string, long> _scopeIds = new(StringComparer.Ordinal);
+    private readonly Dictionary<(long Resource, long Scope, string Name), long> _instrumentIds = [];
+    private readonly Dictionary<string, long> _consoleCounts = new(StringComparer.Ordinal);
+    private long _traceCount, _logCount, _pointCount;
+    private long _pending;
+    private Task? _loop;
+
+    private readonly SqliteCommand _insertSpan, _insertTrace, _insertLog, _insertPoint, _insertConsole;
+
+    public RunWriter(SqliteConnection connection, TelemetryLimits limits, ILogger log)
+    {
+        _connection = connection;
+        _limits = limits;
+        _log = log;
+        _insertSpan = Command("INSERT INTO spans (trace_id, resource_id, scope_id, data) VALUES ($trace, $resource, $scope, $data) RETURNING id",
+            "$trace", "$resource", "$scope", "$data");
+        _insertTrace = Command("INSERT OR IGNORE INTO traces (trace_id, first_span) VALUES ($trace, $span)", "$trace", "$span");
+        _insertLog = Command("INSERT INTO logs (resource_id, scope_id, data) VALUES ($resource, $scope, $data)", "$resource", "$scope", "$data");
+        _insertPoint = Command("INSERT INTO points (instrument_id, data) VALUES ($instrument, $data)", "$instrument", "$data");
+        _insertConsole = Command("INSERT OR IGNORE INTO console_lines (resource, line_number, content, is_error, display_name) VALUES ($resource, $line, $content, $error, $display)",
+            "$resource", "$line", "$content", "$error", "$display");
+        LoadState();
+    }
+
+    /// <summary>Items queued and not yet written.</summary>
+    public long Pending => Interlocked.Read(ref _pending);
+
+    /// <summary>Takes room for <paramref name="items"/>; false when the queue is full (the caller refuses the export).</summary>
+    public bool TryReserve(int items)
+    {
+        // An export larger than the whole queue still goes in when the queue is empty, or it could never be taken.
+        var after = Interlocked.Add(ref _pending, items);
+        if (after > Capacity && after > items)
+        {
+            Interlocked.Add(ref _pending, -items);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Takes room whether or not there is any: for console lines, which no exporter would send again.</summary>
+    public void Reserve(int items) => Interlocked.Add(ref _pending, items);
+
+    /// <summary>Gives back room taken and not used (the store kept nothing: the signal is paused).</summary>
+    public void Release(int items) => Interlocked.Add(ref _pending, -items);
+
+    /// <summary>Queues a write whose room was reserved (<paramref name="write"/>.Items of it).</summary>
+    public void Enqueue(RunWrite write)
+    {
+        if (!_queue.Writer.TryWrite(write))
+        {
+            // Only after a stop began: the file is being closed, what still arrives is not written.
+            Release(write.Items);
+        }
+    }
+
+    /// <summary>Completes when everything queued before the call is written (tests, and the measurements).</summary>
+    public Task FlushAsync()
+    {
+        var done = new RunWrite.Flush();
+        Enqueue(done);
+        return done.Written.Task;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _loop = Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        if (_loop is not null)
+        {
+            await _loop.WaitAsync(cancellationToken);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+
+        foreach (var command in new[] { _insertSpan, _insertTrace, _insertLog, _insertPoint, _insertConsole })
+        {
+            command.Dispose();
+        }
+
+        await _connection.DisposeAsync();
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<RunWrite>(BatchOperations);
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            while (batch.Count < BatchOperations && _queue.Reader.TryRead(out var write))
+            {
+                batch.Add(write);
+            }
+
+            try
+            {
+                WriteBatch(batch);
+            }
+            catch (Exception ex) when (ex is SqliteException or IOException or InvalidOperationException)
+            {
+                // A full disk or a deleted folder must not stop the live view: the batch is lost from the file, and said
+                // so. What this writer remembered of the file (ids, counts) may name rows the rollback took back: read again.
+                _log.LogError(ex, "The dashboard could not write {Count} operations to its run file", batch.Count);
+                Reload();
+            }
+
+            var items = 0;
+            foreach (var write in batch)
+            {
+                items += write.Items;
+                (write as RunWrite.Flush)?.Written.TrySetResult();
+            }
+
+            Release(items);
+            batch.Clear();
+        }
+    }
+
+    private void WriteBatch(List<RunWrite> batch)
+    {
+        using var transaction = _connection.BeginTransaction();
+        foreach (var command in new[] { _insertSpan, _insertTrace, _insertLog, _insertPoint, _insertConsole })
+        {
+            command.Transaction = transaction;
+        }
+
+        var consoleTouched = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var write in batch)
+        {
+            switch (write)
+            {
+                case RunWrite.Traces traces: WriteTraces(traces.Request, transaction); break;
+                case RunWrite.Logs logs: WriteLogs(logs.Request, transaction); break;
+                case RunWrite.Metrics metrics: WriteMetrics(metrics.Request, transaction); break;
+                case RunWrite.Console console:
+                    WriteConsole(console.DisplayName, console.Lines);
+                    consoleTouched.Add(console.ResourceName);
+                    break;
+                case RunWrite.Clear clear: WriteClear(clear.Signal, transaction); break;
+            }
+        }
+
+        Bound(transaction, consoleTouched);
+        transaction.Commit();
+    }
+
+    private void WriteTraces(ExportTraceServiceRequest request, SqliteTransaction transaction)
+    {
+        foreach (var resourceSpans in request.ResourceSpans)
+        {
+            var resource = ResourceId(resourceSpans.Resource, TelemetrySignal.Traces, transaction);
+            foreach (var scopeSpans in resourceSpans.ScopeSpans)
+            {
+                var scope = ScopeId(scopeSpans.Scope, transaction);
+                foreach (var span in scopeSpans.Spans)
+                {
+                    var traceId = Convert.ToHexStringLower(span.TraceId.Span);
+                    _insertSpan.Parameters[0].Value = traceId;
+                    _insertSpan.Parameters[1].Value = resource;
+                    _insertSpan.Parameters[2].Value = scope;
+                    _insertSpan.Parameters[3].Value = span.ToByteArray();
+                    var spanRow = (long)_insertSpan.ExecuteScalar()!;
+                    _insertTrace.Parameters[0].Value = traceId;
+                    _insertTrace.Parameters[1].Value = spanRow;
+                    _traceCount += _insertTrace.ExecuteNonQuery();
+                }
+            }
+        }
+    }
+
+    private void WriteLogs(ExportLogsServiceRequest request, SqliteTransaction transaction)
+    {
+        foreach (var resourceLogs in request.ResourceLogs)
+        {
+            var resource = ResourceId(resourceLogs.Resource, TelemetrySignal.Logs, transaction);
+            foreach (var scopeLogs in resourceLogs.ScopeLogs)
+            {
+                var scope = ScopeId(scopeLogs.Scope, transaction);
+                foreach (var record in scopeLogs.LogRecords)
+                {
+                    _insertLog.Parameters[0].Value = resource;
+                    _insertLog.Parameters[1].Value = scope;
+                    _insertLog.Parameters[2].Value = record.ToByteArray();
+                    _insertLog.ExecuteNonQuery();
+                    _logCount++;
+                }
+            }
+        }
+    }
+
+    private void WriteMetrics(ExportMetricsServiceRequest request, SqliteTransaction transaction)
+    {
+        foreach (var resourceMetrics in request.ResourceMetrics)
+        {
+            var resource = ResourceId(resourceMetrics.Resource, TelemetrySignal.Metrics, transaction);
+            foreach (var scopeMetrics in resourceMetrics.ScopeMetrics)
+            {
+                var scope = ScopeId(scopeMetrics.Scope, transaction);
+                foreach (var metric in scopeMetrics.Metrics)
+                {
+                    var instrument = InstrumentId(resource, scope, metric, transaction);
+                    foreach (var point in MetricShell.Points(metric))
+                    {
+                        _insertPoint.Parameters[0].Value = instrument;
+                        _insertPoint.Parameters[1].Value = point.ToByteArray();
+                        _insertPoint.ExecuteNonQuery();
+                        _pointCount++;
+                    }
+                }
+            }
+        }
+    }
+
+    private void WriteConsole(string displayName, IReadOnlyList<StoredConsoleLine> lines)
+    {
+        foreach (var line in lines)
+        {
+            _insertConsole.Parameters[4].Value = displayName;
+            _insertConsole.Parameters[0].Value = line.ResourceName;
+            _insertConsole.Parameters[1].Value = line.LineNumber;
+            _insertConsole.Parameters[2].Value = line.Content;
+            _insertConsole.Parameters[3].Value = line.IsError ? 1 : 0;
+            if (_insertConsole.ExecuteNonQuery() == 1)
+            {
+                _consoleCounts[line.ResourceName] = _consoleCounts.GetValueOrDefault(line.ResourceName) + 1;
+            }
+        }
+    }
+
+    private void WriteClear(TelemetrySignal signal, SqliteTransaction transaction)
+    {
+        switch (signal)
+        {
+            case TelemetrySignal.Traces:
+                Execute(transaction, "DELETE FROM spans; DELETE FROM traces;");
+                _traceCount = 0;
+                break;
+            case TelemetrySignal.Logs:
+                Execute(transaction, "DELETE FROM logs;");
+                _logCount = 0;
+                break;
+            case TelemetrySignal.Metrics:
+                Execute(transaction, "DELETE FROM points; DELETE FROM instruments;");
+                _instrumentIds.Clear();
+                _pointCount = 0;
+                break;
+        }
+    }
+
+    /// <summary>The run's bounds, as the in-memory store keeps them: the oldest traces, logs, points and console lines out first.</summary>
+    private void Bound(SqliteTransaction transaction, HashSet<string> consoleTouched)
+    {
+        if (_traceCount > _limits.MaxTraceCount)
+        {
+            var excess = _traceCount - _limits.MaxTraceCount;
+            Execute(transaction, """
+                CREATE TEMP TABLE IF NOT EXISTS dropped_traces (trace_id TEXT PRIMARY KEY);
+                DELETE FROM dropped_traces;
+                INSERT INTO dropped_traces SELECT trace_id FROM traces ORDER BY first_span LIMIT $excess;
+                DELETE FROM spans WHERE trace_id IN (SELECT trace_id FROM dropped_traces);
+                DELETE FROM traces WHERE trace_id IN (SELECT trace_id FROM dropped_traces);
+                """, ("$excess", excess));
+            _traceCount -= excess;
+        }
+
+        if (_logCount > _limits.MaxLogCount)
+        {
+            var excess = _logCount - _limits.MaxLogCount;
+            Execute(transaction, "DELETE FROM logs WHERE id IN (SELECT id FROM logs ORDER BY id LIMIT $excess)", ("$excess", excess));
+            _logCount -= excess;
+        }
+
+        if (_pointCount > _limits.MaxMetricsCount)
+        {
+            var excess = _pointCount - _limits.MaxMetricsCount;
+            Execute(transaction, "DELETE FROM points WHERE id IN (SELECT id FROM points ORDER BY id LIMIT $excess)", ("$excess", excess));
+            _pointCount -= excess;
+        }
+
+        foreach (var resource in consoleTouched)
+        {
+            var count = _consoleCounts.GetValueOrDefault(resource);
+            if (count > _limits.MaxConsoleLogCount)
+            {
+                var excess = count - _limits.MaxConsoleLogCount;
+                Execute(transaction, "DELETE FROM console_lines WHERE id IN (SELECT id FROM console_lines WHERE resource = $resource ORDER BY id LIMIT $excess)",
+                    ("$excess", excess), ("$resource", resource));
+                _consoleCounts[resource] = count - excess;
+            }
+        }
+    }
+
+    private long ResourceId(OtlpResource? resource, TelemetrySignal signal, SqliteTransaction transaction)
+    {
+        resource ??= new OtlpResource();
+        var key = TelemetryResourceKey.Of(resource);
+        if (!_resourceIds.TryGetValue(key, out var id))
+        {
+            using var insert = Command("INSERT INTO resources (name, instance_id, data) VALUES ($name, $instance, $data) RETURNING id",
+                "$name", "$instance", "$data");
+            insert.Transaction = transaction;
+            insert.Parameters[0].Value = key.Name;
+            insert.Parameters[1].Value = (object?)key.InstanceId ?? DBNull.Value;
+            insert.Parameters[2].Value = resource.ToByteArray();
+            id = (long)insert.ExecuteScalar()!;
+            _resourceIds.Add(key, id);
+        }
+
+        if (_resourceSignals.Add((id, signal)))
+        {
+            var column = signal switch { TelemetrySignal.Logs => "has_logs", TelemetrySignal.Traces => "has_traces", _ => "has_metrics" };
+            Execute(transaction, $"UPDATE resources SET {column} = 1 WHERE id = $id", ("$id", id));
+        }
+
+        return id;
+    }
+
+    private long ScopeId(InstrumentationScope? scope, SqliteTransaction transaction)
+    {
+        var bytes = (scope ?? new InstrumentationScope()).ToByteArray();
+        var key = Convert.ToBase64String(bytes);
+        if (!_scopeIds.TryGetValue(key, out var id))
+        {
+            using var insert = Command("INSERT INTO scopes (data) VALUES ($data) RETURNING id", "$data");
+            insert.Transaction = transaction;
+            insert.Parameters[0].Value = bytes;
+            id = (long)insert.ExecuteScalar()!;
+            _scopeIds.Add(key, id);
+        }
+
+        return id;
+    }
+
+    private long InstrumentId(long resource, long scope, Metric metric, SqliteTransaction transaction)
+    {
+        if (!_instrumentIds.TryGetValue((resource, scope, metric.Name), out var id))
+        {
+            using var insert = Command("INSERT INTO instruments (resource_id, scope_id, name, shell) VALUES ($resource, $scope, $name, $shell) RETURNING id",
+                "$resource", "$scope", "$name", "$shell");
+            insert.Transaction = transaction;
+            insert.Parameters[0].Value = resource;
+            insert.Parameters[1].Value = scope;
+            insert.Parameters[2].Value = metric.Name;
+            insert.Parameters[3].Value = MetricShell.Of(metric).ToByteArray();
+            id = (long)insert.ExecuteScalar()!;
+            _instrumentIds.Add((resource, scope, metric.Name), id);
+        }
+
+        return id;
+    }
+
+    private void Reload()
+    {
+        _resourceIds.Clear();
+        _resourceSignals.Clear();
+        _scopeIds.Clear();
+        _instrumentIds.Clear();
+        _consoleCounts.Clear();
+        try
+        {
+            LoadState();
+        }
+        catch (SqliteException ex)
+        {
+            _log.LogError(ex, "The dashboard could not read its run file back after a failed write");
+        }
+    }
+
+    /// <summary>What a reopened file already holds: ids to reuse and counts to bound.</summary>
+    private void LoadState()
+    {
+        using (var resources = _connection.CreateCommand())
+        {
+            resources.CommandText = "SELECT id, data, has_logs, has_traces, has_metrics FROM resources";
+            using var reader = resources.ExecuteReader();
+            while (reader.Read())
+            {
+                var id = reader.GetInt64(0);
+                _resourceIds[TelemetryResourceKey.Of(OtlpResource.Parser.ParseFrom((byte[])reader[1]))] = id;
+                foreach (var (column, signal) in new[] { (2, TelemetrySignal.Logs), (3, TelemetrySignal.Traces), (4, TelemetrySignal.Metrics) })
+                {
+                    if (reader.GetInt64(column) == 1)
+                    {
+                        _resourceSignals.Add((id, signal));
+                    }
+                }
+            }
+        }
+
+        using (var scopes = _connection.CreateCommand())
+        {
+            scopes.CommandText = "SELECT id, data FROM scopes";
+            using var reader = scopes.ExecuteReader();
+            while (reader.Read())
+            {
+                _scopeIds[Convert.ToBase64String((byte[])reader[1])] = reader.GetInt64(0);
+            }
+        }
+
+        using (var instruments = _connection.CreateCommand())
+        {
+            instruments.CommandText = "SELECT id, resource_id, scope_id, name FROM instruments";
+            using var reader = instruments.ExecuteReader();
+            while (reader.Read())
+            {
+                _instrumentIds[(reader.GetInt64(1), reader.GetInt64(2), reader.GetString(3))] = reader.GetInt64(0);
+            }
+        }
+
+        using (var console = _connection.CreateCommand())
+        {
+            console.CommandText = "SELECT resource, COUNT(*) FROM console_lines GROUP BY resource";
+            using var reader = console.ExecuteReader();
+            while (reader.Read())
+            {
+                _consoleCounts[reader.GetString(0)] = reader.GetInt64(1);
+            }
+        }
+
+        _traceCount = RunDatabase.Scalar(_connection, "SELECT COUNT(*) FROM traces");
+        _logCount = RunDatabase.Scalar(_connection, "SELECT COUNT(*) FROM logs");
+        _pointCount = RunDatabase.Scalar(_connection, "SELECT COUNT(*) FROM points");
+    }
+
+    private SqliteCommand Command(string sql, params string[] parameters)
+    {
+        var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+
+        return command;
+    }
+
+    private void Execute(SqliteTransaction transaction, string sql, params (string Name, object Value)[] parameters)
+    {
+        using var command = _connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        command.ExecuteNonQuery();
+    }
+}
+
+/// <summary>One thing for the writer to do, and how many items of the queue's room it holds.</summary>
+internal abstract record RunWrite(int Items)
+{
+    public sealed record Traces(ExportTraceServiceRequest Request, int Count) : RunWrite(Count);
+
+    public sealed record Logs(ExportLogsServiceRequest Request, int Count) : RunWrite(Count);
+
+    public sealed record Metrics(ExportMetricsServiceRequest Request, int Count) : RunWrite(Count);
+
+    public sealed record Console(string ResourceName, string DisplayName, IReadOnlyList<StoredConsoleLine> Lines) : RunWrite(Lines.Count);
+
+    public sealed record Clear(TelemetrySignal Signal) : RunWrite(0);
+
+    public sealed record Flush() : RunWrite(0)
+    {
+        public TaskCompletionSource Written { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
