@@ -18,6 +18,10 @@ public static class KafkaTracing
     public const string ActivitySourceName = "Kiln.Kafka";
     public const string MeterName = "Kiln.Kafka";
 
+    // The W3C trace-context headers, as the runtime's default propagator writes them.
+    private const string TraceParentHeader = "traceparent";
+    private const string TraceStateHeader = "tracestate";
+
     private static readonly ActivitySource Source = new(ActivitySourceName);
     private static readonly Meter Meter = new(MeterName);
 
@@ -105,10 +109,9 @@ public static class KafkaTracing
         // The batch's topic and partition are named where it has only one.
         var topic = partitions.DistinctBy(partition => partition.Key.Topic).Count() == 1 ? partitions[0].Key.Topic : null;
         var tags = MetricTags(consumer, "process", "process", topic, partitions.Count == 1 ? partitions[0].Key.Partition.Value : null);
-        ActivityContext[] senders =
-            [.. batch.Select(message => message.Message.Headers is { } headers ? ExtractContext(headers) : null).OfType<ActivityContext>().Distinct()];
+        var senders = Source.HasListeners() ? Senders(batch) : [];
         var activity = Source.StartActivity(topic is null ? "process" : $"process {topic}", ActivityKind.Consumer,
-            parentContext: senders.Length == 1 ? senders[0] : default, tags, [.. senders.Select(context => new ActivityLink(context))]);
+            parentContext: senders.Count == 1 ? senders[0] : default, tags, [.. senders.Select(context => new ActivityLink(context))]);
         activity?.SetTag("messaging.client.id", consumer.Name);
         if (batch is [var message])
         {
@@ -121,6 +124,44 @@ public static class KafkaTracing
         }
 
         return new MessagingOperation(activity, tags, (seconds, attributes) => ProcessDuration.Record(seconds, attributes));
+    }
+
+    /// <summary>
+    /// The distinct sender contexts of a batch. The messages of one send carry the same context header and lie next to
+    /// each other on their partition, so a header equal to the one before it is not read again: under load the Worker
+    /// spent about 8 % of its CPU parsing the same header per message and boxing the results.
+    /// </summary>
+    private static List<ActivityContext> Senders<TKey, TValue>(IReadOnlyList<ConsumeResult<TKey, TValue>> batch)
+    {
+        var senders = new List<ActivityContext>();
+        var seen = new HashSet<ActivityContext>();
+        byte[]? previousParent = null, previousState = null;
+        foreach (var result in batch)
+        {
+            if (result.Message.Headers is not { } headers)
+            {
+                continue;
+            }
+
+            // Without a W3C header (another propagator wrote it, or none did) the propagator reads every message.
+            if (headers.TryGetLastBytes(TraceParentHeader, out var parent))
+            {
+                headers.TryGetLastBytes(TraceStateHeader, out var state);
+                if (previousParent is not null && parent.AsSpan().SequenceEqual(previousParent) && state.AsSpan().SequenceEqual(previousState))
+                {
+                    continue;
+                }
+
+                (previousParent, previousState) = (parent, state);
+            }
+
+            if (ExtractContext(headers) is { } context && seen.Add(context))
+            {
+                senders.Add(context);
+            }
+        }
+
+        return senders;
     }
 
     // An operation's metric attributes, leaving out those not known. Its span adds the client's id, which on a metric

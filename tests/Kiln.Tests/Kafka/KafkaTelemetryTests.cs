@@ -228,6 +228,23 @@ public sealed class KafkaTelemetryTests(DevKafkaFixture broker) : IClassFixture<
     }
 
     [Fact]
+    public void Messages_of_one_send_side_by_side_make_one_link_each_sender()
+    {
+        var stopped = new ConcurrentQueue<Activity>();
+        using var listener = KafkaSpans.Listen(stopped);
+        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "runs" }).Build();
+        var (a, b) = (new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded),
+            new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded));
+        ConsumeResult<string, string>[] batch = [.. new[] { a, a, a, b, b, a }.Select((context, offset) => Received(context, offset))];
+
+        using var process = KafkaTracing.StartProcess(consumer, batch);
+
+        Assert.NotNull(process.Activity);
+        Assert.Equal(new[] { a.SpanId.ToHexString(), b.SpanId.ToHexString() }.Order(),
+            process.Activity.Links.Select(link => link.Context.SpanId.ToHexString()).Order());
+    }
+
+    [Fact]
     public void An_ambient_trace_is_propagated_even_when_nobody_records_kafka_spans()
     {
         var headers = new Headers();
