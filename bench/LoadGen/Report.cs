@@ -51,6 +51,12 @@ internal sealed record Report(
 
     private double ReadingsPerSecond => Acknowledged / Elapsed.TotalSeconds;
 
+    /// <summary>
+    /// What the Worker stored per second during the run: what was acknowledged, less what its backlog grew by from the
+    /// first lag sample to the last. A closed loop can be acknowledged faster than it is stored; this is the end-to-end rate.
+    /// </summary>
+    private double StoredPerSecond => Lag.Count < 2 ? ReadingsPerSecond : Math.Max(0, Acknowledged - (Lag[^1].Lag - Lag[0].Lag)) / Elapsed.TotalSeconds;
+
     private List<double> Latencies => [.. Clients.SelectMany(c => c.LatencyMs).Order()];
 
     private static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? double.NaN : sorted[(int)Math.Min(sorted.Count - 1, p * sorted.Count)];
@@ -70,6 +76,7 @@ internal sealed record Report(
 
             pipeline ({Settings.Clients} clients, batches of {Settings.Batch}, {(Settings.Rate > 0 ? $"open loop at {Settings.Rate:N0}/s" : "closed loop")}, {Elapsed.TotalSeconds:0.0} s after {Settings.WarmUp.TotalSeconds:0} s of warm-up)
               accepted readings/s   {ReadingsPerSecond,12:N0}
+              stored readings/s     {StoredPerSecond,12:N0}   the Worker's rate: acknowledged less its backlog's growth
               acknowledged          {Acknowledged,12:N0}
               refused (503)         {Clients.Sum(c => c.Refused),12:N0}
               throttled (429)       {Throttled,12:N0}   requests{(Throttled > 0 ? "  THE RATE LIMIT THROTTLED THIS RUN: raise it with bench/run --ingest-limit" : "")}
@@ -84,7 +91,7 @@ internal sealed record Report(
         {
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
                 limits (same machine, same run, {5} s each)
-                  PostgreSQL COPY rows/s          {limits.PostgresCopyRowsPerSecond,12:N0}   pipeline / COPY    {ReadingsPerSecond / limits.PostgresCopyRowsPerSecond:0.00}
+                  PostgreSQL COPY rows/s          {limits.PostgresCopyRowsPerSecond,12:N0}   pipeline / COPY    {ReadingsPerSecond / limits.PostgresCopyRowsPerSecond:0.00}   stored / COPY {StoredPerSecond / limits.PostgresCopyRowsPerSecond:0.00}
                   produce (acks=all) messages/s   {limits.KafkaProduceMessagesPerSecond,12:N0}   pipeline / produce {ReadingsPerSecond / limits.KafkaProduceMessagesPerSecond:0.00}
                   Kestrel requests/s              {limits.HttpRequestsPerSecond,12:N0}   ({limits.HttpRequestsPerSecond * Settings.Batch:N0} readings/s of bodies)
                 """));
@@ -112,6 +119,7 @@ internal sealed record Report(
             ["pipeline"] = new JsonObject
             {
                 ["readingsPerSecond"] = Math.Round(ReadingsPerSecond),
+                ["storedPerSecond"] = Math.Round(StoredPerSecond),
                 ["acknowledged"] = Acknowledged,
                 ["refused"] = Clients.Sum(c => c.Refused),
                 ["throttledRequests"] = Throttled,
@@ -143,6 +151,7 @@ internal sealed record Report(
             json["ratios"] = new JsonObject
             {
                 ["pipelineToCopy"] = Math.Round(ReadingsPerSecond / limits.PostgresCopyRowsPerSecond, 3),
+                ["storedToCopy"] = Math.Round(StoredPerSecond / limits.PostgresCopyRowsPerSecond, 3),
                 ["pipelineToProduce"] = Math.Round(ReadingsPerSecond / limits.KafkaProduceMessagesPerSecond, 3),
             };
         }
