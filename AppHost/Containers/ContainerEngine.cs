@@ -153,55 +153,19 @@ internal sealed class ContainerEngine
     public async Task<(int ExitCode, string Output)> RunAsync(IReadOnlyList<string> arguments, TimeSpan deadline, CancellationToken cancellationToken,
         Action<string>? onLine = null, string? standardInput = null)
     {
-        var startInfo = StartInfo(arguments);
-        using var process = new Process { StartInfo = startInfo };
         var output = new StringBuilder();
-        void OnData(string? line)
+        var exitCode = await ToolProcess.RunAsync(Program, arguments, (line, _) =>
         {
-            if (line is null)
-            {
-                return;
-            }
-
             lock (output)
             {
                 output.AppendLine(line);
             }
 
             onLine?.Invoke(line);
-        }
-
-        process.OutputDataReceived += (_, e) => OnData(e.Data);
-        process.ErrorDataReceived += (_, e) => OnData(e.Data);
-        process.Start();
-        if (standardInput is not null)
-        {
-            await process.StandardInput.WriteAsync(standardInput);
-        }
-
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(deadline);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            if (cancellationToken.IsCancellationRequested)
-            {
-                throw;
-            }
-
-            return (-1, output.ToString());
-        }
-
+        }, cancellationToken, deadline, Environment, standardInput);
         lock (output)
         {
-            return (process.ExitCode, output.ToString());
+            return (exitCode ?? -1, output.ToString());
         }
     }
 
@@ -222,28 +186,6 @@ internal sealed class ContainerEngine
     /// <summary>How to run the engine as a supervised child process (a container's <c>run</c>, attached, so its output is the resource's).</summary>
     public ProcessSpec Spec(IReadOnlyList<string> arguments, int stopSignal) =>
         new(Program, arguments) { Environment = Environment, StopSignal = stopSignal };
-
-    public ProcessStartInfo StartInfo(IReadOnlyList<string> arguments)
-    {
-        var startInfo = new ProcessStartInfo(Program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        foreach (var (name, value) in Environment)
-        {
-            startInfo.Environment[name] = value;
-        }
-
-        return startInfo;
-    }
 
     /// <summary>Ids of this state folder's containers (running or not).</summary>
     public async Task<IReadOnlyList<string>> ContainersOfStateAsync(CancellationToken cancellationToken)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
+using Kiln.AppHost.Launching;
 using Kiln.AppHost.Model;
 using Kiln.AppHost.Provisioning;
 using Kiln.AppHost.Resources;
@@ -211,29 +212,10 @@ internal sealed partial class ContainerImages(ContainerEngine engine, RunContext
     private async Task RunShownAsync(string program, IReadOnlyList<string> arguments, CancellationToken cancellationToken,
         IReadOnlyDictionary<string, string>? environment = null)
     {
-        var startInfo = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-        {
-            startInfo.Environment[name] = value;
-        }
-
-        startInfo.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-        using var process = new Process { StartInfo = startInfo };
         var last = new Queue<string>();
-        void OnLine(string? line, bool isError)
+        var exitCode = await ToolProcess.RunAsync(program, arguments, (line, isError) =>
         {
-            if (line is not { Length: > 0 })
+            if (line.Length == 0)
             {
                 return;
             }
@@ -247,32 +229,13 @@ internal sealed partial class ContainerImages(ContainerEngine engine, RunContext
                     last.Dequeue();
                 }
             }
-        }
-
-        process.OutputDataReceived += (_, e) => OnLine(e.Data, false);
-        process.ErrorDataReceived += (_, e) => OnLine(e.Data, true);
-        process.Start();
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(BuildDeadline);
-        try
+        }, cancellationToken, BuildDeadline, [.. environment ?? new Dictionary<string, string>(), new("DEBIAN_FRONTEND", "noninteractive")]);
+        if (exitCode is null)
         {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            if (cancellationToken.IsCancellationRequested)
-            {
-                throw;
-            }
-
             throw new ProvisioningException($"'{program} {arguments[0]}' did not finish within {BuildDeadline.TotalMinutes:0} minutes.");
         }
 
-        if (process.ExitCode != 0)
+        if (exitCode != 0)
         {
             string tail;
             lock (last)
@@ -280,7 +243,7 @@ internal sealed partial class ContainerImages(ContainerEngine engine, RunContext
                 tail = string.Join(" / ", last);
             }
 
-            throw new ProvisioningException($"Building an image failed: '{Path.GetFileName(program)} {string.Join(' ', arguments.Take(3))} …' exited with code {process.ExitCode}: {tail}");
+            throw new ProvisioningException($"Building an image failed: '{Path.GetFileName(program)} {string.Join(' ', arguments.Take(3))} …' exited with code {exitCode}: {tail}");
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Kiln.AppHost.Launching;
 
 namespace Kiln.AppHost.Provisioning;
@@ -56,38 +55,16 @@ internal sealed class MachineProvisioner(ConsoleSink console, bool? canInstall =
     internal static async Task RunAsync(ConsoleSink console, string source, string program, IReadOnlyList<string> arguments,
         CancellationToken cancellationToken)
     {
-        var startInfo = new ProcessStartInfo(program)
+        var exitCode = await ToolProcess.RunAsync(program, arguments, (line, isError) =>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
-        foreach (var argument in arguments)
+            if (line.Length > 0)
+            {
+                console.Write(source, line, isError);
+            }
+        }, cancellationToken, environment: [new("DEBIAN_FRONTEND", "noninteractive")]);
+        if (exitCode != 0)
         {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        startInfo.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-        using var process = new Process { StartInfo = startInfo };
-        process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) { console.Write(source, line); } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) { console.Write(source, line, isError: true); } };
-        process.Start();
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
-        {
-            await process.WaitForExitAsync(cancellationToken);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        if (process.ExitCode != 0)
-        {
-            throw new ProvisioningException($"'{program} {string.Join(' ', arguments)}' failed with exit code {process.ExitCode}; its output is above.");
+            throw new ProvisioningException($"'{program} {string.Join(' ', arguments)}' failed with exit code {exitCode}; its output is above.");
         }
     }
 }
