@@ -90,7 +90,7 @@ internal sealed class DashboardWebApplication : IAsyncDisposable
         App.MapDashboardScripts();
         App.MapResourceEndpoints();
         App.MapSignalControls();
-        App.MapStructuredLogStream();
+        App.MapTelemetryPageStreams();
         // The pages (Components/Pages), server-rendered; the fallback policy lets in only a logged-in browser.
         App.MapRazorComponents<Kiln.Dashboard.Components.App>();
     }

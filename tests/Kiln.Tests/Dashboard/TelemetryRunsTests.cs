@@ -37,7 +37,7 @@ public sealed class TelemetryRunsTests : IDisposable
     {
         var export = OtlpMessages.Traces("api", [OtlpMessages.Span(OtlpMessages.TraceId(1), 0, "POST /api/v1/readings"), OtlpMessages.Span(OtlpMessages.TraceId(1), 1, "INSERT readings")]);
         var logs = TelemetryStoreTests.Logs("api", [1, 2, 3]);
-        var metrics = Gauge("api", "kiln.readings.accepted", 3);
+        var metrics = OtlpMessages.Gauge("api", "kiln.readings.accepted", 3);
         string firstRun;
         await using (var first = await StartAsync())
         {
@@ -154,7 +154,7 @@ public sealed class TelemetryRunsTests : IDisposable
             {
                 await dashboard.PostOtlpAsync("traces", OtlpMessages.Traces("api", Enumerable.Range(batch * 5, 5).Select(t => OtlpMessages.Span(OtlpMessages.TraceId(t), 0, $"trace {t}"))));
                 await dashboard.PostOtlpAsync("logs", TelemetryStoreTests.Logs("api", Enumerable.Range(batch * 5, 5)));
-                await dashboard.PostOtlpAsync("metrics", Gauge("api", "kiln.m", 5, offset: batch * 5));
+                await dashboard.PostOtlpAsync("metrics", OtlpMessages.Gauge("api", "kiln.m", 5, offset: batch * 5));
             }
         }
 
@@ -336,14 +336,6 @@ public sealed class TelemetryRunsTests : IDisposable
         var lines = json.RootElement.GetProperty("logs").EnumerateArray().Select(l => new ConsoleLine(l.GetProperty("resourceName").GetString()!,
             l.GetProperty("lineNumber").GetInt64(), l.GetProperty("content").GetString()!, l.GetProperty("isError").GetBoolean())).ToList();
         return (json.RootElement.GetProperty("totalCount").GetInt32(), lines);
-    }
-
-    private static ExportMetricsServiceRequest Gauge(string service, string name, int points, int offset = 0)
-    {
-        var gauge = new Gauge();
-        gauge.DataPoints.AddRange(Enumerable.Range(offset, points).Select(t => new NumberDataPoint { TimeUnixNano = (ulong)t + 1, AsDouble = t }));
-        var scope = new ScopeMetrics { Scope = new InstrumentationScope { Name = "Kiln.Tests" }, Metrics = { new Metric { Name = name, Unit = "{reading}", Gauge = gauge } } };
-        return new ExportMetricsServiceRequest { ResourceMetrics = { new ResourceMetrics { Resource = OtlpMessages.Resource(service, "abcdefgh"), ScopeMetrics = { scope } } } };
     }
 
     private static async Task<WebApplication> ServeAsync(ConsoleScript script)
