@@ -17,15 +17,12 @@ namespace Kiln.Dashboard.Persistence;
 /// Writes the current run to its file behind the receivers' backs: they hand it what the in-memory store kept and go on
 /// (write-behind), and one background loop writes what has queued, a transaction per batch, then deletes what a bound
 /// pushes out (the same <see cref="TelemetryLimits"/>, oldest first). The queue is bounded by items
-/// (<see cref="Capacity"/>): when it is full a receiver refuses the export (<see cref="TryReserve"/> is false) and the
+/// (<see cref="Capacity"/>, <see cref="RunSettings.WriteQueueCapacity"/>): when it is full a receiver refuses the export (<see cref="TryReserve"/> is false) and the
 /// exporter retries later, so nothing acknowledged is dropped and nothing waits on the disk. A stop writes out what
 /// is queued before the file is closed.
 /// </summary>
 internal sealed class RunWriter : IAsyncDisposable
 {
-    /// <summary>Spans, log records, points and console lines queued at most (about two seconds of a flood at the rates measured).</summary>
-    public const int Capacity = 200_000;
-
     private const int BatchOperations = 64;
 
     private readonly SqliteConnection _connection;
@@ -39,12 +36,15 @@ internal sealed class RunWriter : IAsyncDisposable
     private readonly Dictionary<string, long> _consoleCounts = new(StringComparer.Ordinal);
     private long _traceCount, _logCount, _pointCount;
     private long _pending;
+    private long _refused;
     private Task? _loop;
 
     private readonly SqliteCommand _insertSpan, _insertTrace, _insertLog, _insertPoint, _insertConsole;
 
-    public RunWriter(SqliteConnection connection, TelemetryLimits limits, ILogger log)
+    public RunWriter(SqliteConnection connection, TelemetryLimits limits, ILogger log, int capacity = RunSettings.DefaultWriteQueueCapacity)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        Capacity = capacity;
         _connection = connection;
         _limits = limits;
         _log = log;
@@ -58,6 +58,12 @@ internal sealed class RunWriter : IAsyncDisposable
         LoadState();
     }
 
+    /// <summary>Spans, log records, points and console lines queued at most.</summary>
+    public int Capacity { get; }
+
+    /// <summary>How many exports found the queue full and were refused since the start (each is sent again by its exporter).</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
     /// <summary>Items queued and not yet written.</summary>
     public long Pending => Interlocked.Read(ref _pending);
 
@@ -69,6 +75,7 @@ internal sealed class RunWriter : IAsyncDisposable
         if (after > Capacity && after > items)
         {
             Interlocked.Add(ref _pending, -items);
+            Interlocked.Increment(ref _refused);
             return false;
         }
 

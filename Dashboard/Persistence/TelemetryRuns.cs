@@ -209,7 +209,7 @@ internal sealed class TelemetryRuns : IAsyncDisposable
             writing = RunDatabase.OpenForWriting(currentFile, settings.RunId, settings.StartedAt);
         }
 
-        var writer = new RunWriter(writing, limits, log);
+        var writer = new RunWriter(writing, limits, log, settings.WriteQueueCapacity);
         return new TelemetryRuns(settings, limits, new PersistentTelemetryStore(memory, writer), console, writer,
             ordered.Take(RunSettings.KeptRuns - 1).Select(p => p.Summary), reopened, time, log);
     }

@@ -252,7 +252,7 @@ public sealed class TelemetryRunsTests : IDisposable
     {
         await using var dashboard = await StartAsync();
         var writer = Runs(dashboard).Writer!;
-        writer.Reserve(RunWriter.Capacity); // as if that much were queued
+        writer.Reserve(writer.Capacity); // as if that much were queued
         using (var refused = await dashboard.PostOtlpAsync("traces", OtlpMessages.Traces("api", [OtlpMessages.Span(OtlpMessages.TraceId(1), 0, "refused")])))
         {
             await OtlpReceiverTests.AssertProblemAsync(refused, HttpStatusCode.ServiceUnavailable);
@@ -260,7 +260,7 @@ public sealed class TelemetryRunsTests : IDisposable
         }
 
         Assert.Equal(0, dashboard.App.Store.GetCounts().Spans);
-        writer.Release(RunWriter.Capacity);
+        writer.Release(writer.Capacity);
         Assert.Equal(HttpStatusCode.OK, (await dashboard.PostOtlpAsync("traces", OtlpMessages.Traces("api", [OtlpMessages.Span(OtlpMessages.TraceId(1), 0, "kept")]))).StatusCode);
         Assert.Equal(1, dashboard.App.Store.GetCounts().Spans);
     }
