@@ -177,6 +177,38 @@ public sealed class TelemetryRunsTests : IDisposable
     }
 
     [Fact]
+    public async Task Damaged_and_unreadable_run_files_count_among_the_kept_runs_and_go_oldest_first()
+    {
+        string pastRun;
+        await using (var first = await StartAsync())
+        {
+            pastRun = Runs(first).CurrentRunId;
+        }
+
+        // Ten files set aside as damaged (1 to 10 hours old) and one that is not a run file (half an hour old).
+        var runs = _storage.GetDirectories("runs").Single();
+        for (var hours = 1; hours <= 10; hours++)
+        {
+            var aside = Path.Combine(runs.FullName, $"aside-{hours}h.db{TelemetryRuns.DamagedSuffix}");
+            await File.WriteAllTextAsync(aside, "not a database");
+            File.SetLastWriteTimeUtc(aside, DateTime.UtcNow.AddHours(-hours));
+        }
+
+        var unreadable = Path.Combine(runs.FullName, "unreadable.db");
+        await File.WriteAllTextAsync(unreadable, "not a database, and long enough to be read as one: " + new string('x', 200));
+        File.SetLastWriteTimeUtc(unreadable, DateTime.UtcNow.AddMinutes(-30));
+
+        // Ten kept: the new run, the past run, the unreadable file and the seven newest damaged ones.
+        await using var dashboard = await StartAsync();
+        Assert.True(File.Exists(unreadable));
+        Assert.Equal(Enumerable.Range(1, 7).Select(h => $"aside-{h}h.db{TelemetryRuns.DamagedSuffix}"),
+            runs.GetFiles("*" + TelemetryRuns.DamagedSuffix).Select(f => f.Name).Order(StringComparer.Ordinal).OrderBy(n => n.Length));
+        using var api = dashboard.ApiClient();
+        using var listed = JsonDocument.Parse(await api.GetStringAsync("/api/runs"));
+        Assert.Equal([Runs(dashboard).CurrentRunId, pastRun], listed.RootElement.EnumerateArray().Select(r => r.GetProperty("runId").GetString()));
+    }
+
+    [Fact]
     public async Task Console_lines_of_every_resource_are_recorded_once_kept_with_the_run_and_served_by_the_console_logs_endpoint()
     {
         var script = new ConsoleScript();
