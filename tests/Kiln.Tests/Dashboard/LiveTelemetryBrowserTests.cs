@@ -5,8 +5,8 @@ namespace Kiln.Tests.Dashboard;
 
 /// <summary>
 /// The Traces and Metrics pages in Chromium follow what arrives without a reload: a new trace appears in the list (and
-/// one of a resource the filter leaves out does not), a trace's new span updates its row, and a metric's new point
-/// reaches the chosen instrument's table. A marker set on the page's window survives, which a reload would lose.
+/// one of a resource the filter leaves out does not), a trace's new span updates its row, a trace sent while traces
+/// are paused never appears, and a metric's new point reaches the chosen instrument's table. A marker set on the page's window survives, which a reload would lose.
 /// Screenshots: <c>traces-live.png</c>, <c>metrics-live.png</c>.
 /// </summary>
 public sealed class LiveTelemetryBrowserTests
@@ -35,6 +35,19 @@ public sealed class LiveTelemetryBrowserTests
         await Assertions.Expect(live.Locator("td").Nth(4)).ToHaveTextAsync("2", new() { Timeout = 15_000 });
         Assert.Equal(1, await page.EvaluateAsync<int>("window.kilnMarker"));
         await page.ScreenshotAsync(new() { Path = ChromiumBrowser.Screenshot("traces-live"), FullPage = true });
+
+        // Paused, what arrives is dropped and the open list stays as it is; resumed, it follows again. The trace sent
+        // after resuming is the sync point: once it is shown, the paused one would have been too.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Pause" }).ClickAsync();
+        await Assertions.Expect(page.Locator("[data-signal-state='paused']")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#live-state")).ToHaveTextAsync("live");
+        await dashboard.PostOtlpAsync("traces", OtlpMessages.Traces("api", [OtlpMessages.Span(OtlpMessages.TraceId(4), 0, "while paused")]));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Resume" }).ClickAsync();
+        await Assertions.Expect(page.Locator("[data-signal-state='receiving']")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#live-state")).ToHaveTextAsync("live");
+        await dashboard.PostOtlpAsync("traces", OtlpMessages.Traces("api", [OtlpMessages.Span(OtlpMessages.TraceId(5), 0, "after resuming")]));
+        await Assertions.Expect(page.Locator($"tr[data-trace-id='{Hex(5)}']")).ToContainTextAsync("after resuming", new() { Timeout = 15_000 });
+        await Assertions.Expect(page.Locator($"tr[data-trace-id='{Hex(4)}']")).ToHaveCountAsync(0);
     }
 
     [Fact]
