@@ -19,6 +19,15 @@ internal sealed partial record RunSettings
     /// <summary>The folder of the run files, or null when nothing is written (memory only).</summary>
     public string? StoragePath { get; init; }
 
+    /// <summary>
+    /// How many items (spans, log records, points, console lines) the run file's writer may have queued
+    /// (<c>Dashboard:Storage:WriteQueueCapacity</c>); an export that finds no room is refused as retryable throttling.
+    /// </summary>
+    public int WriteQueueCapacity { get; init; } = DefaultWriteQueueCapacity;
+
+    /// <summary>About two seconds of a flood at the rates measured.</summary>
+    public const int DefaultWriteQueueCapacity = 200_000;
+
     /// <summary>True when no path was configured and the default under the user's data folder is used.</summary>
     public bool DefaultPath { get; init; }
 
@@ -70,8 +79,17 @@ internal sealed partial record RunSettings
             }
         }
 
+        var capacityText = configuration["Dashboard:Storage:WriteQueueCapacity"];
+        var capacity = DefaultWriteQueueCapacity;
+        if (!string.IsNullOrEmpty(capacityText)
+            && (!int.TryParse(capacityText, NumberStyles.None, CultureInfo.InvariantCulture, out capacity) || capacity < 1))
+        {
+            throw new DashboardConfigurationException($"Dashboard:Storage:WriteQueueCapacity is '{capacityText}'; it must be a whole number of items, at least 1.");
+        }
+
         return new RunSettings
         {
+            WriteQueueCapacity = capacity,
             StoragePath = string.IsNullOrEmpty(path) ? null : Path.GetFullPath(path),
             DefaultPath = usesDefault,
             RunId = id,

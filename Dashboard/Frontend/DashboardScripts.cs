@@ -1,17 +1,18 @@
 namespace Kiln.Dashboard.Frontend;
 
 /// <summary>
-/// The pages' small scripts (live refresh of the resources, the console log view), compiled into the assembly as the
+/// The pages' small scripts (a page's live region rendered again on each server-sent event: resources, traces,
+/// metrics; the console log view), compiled into the assembly as the
 /// stylesheet is and served at <c>/js/&lt;name&gt;.js</c>. Behind the login: only the dashboard's own pages load them.
 /// </summary>
 internal static class DashboardScripts
 {
-    public const string Resources = "/js/resources.js";
+    public const string Live = "/js/live.js";
     public const string ConsoleLogs = "/js/console-logs.js";
 
     public static IEndpointRouteBuilder MapDashboardScripts(this IEndpointRouteBuilder endpoints)
     {
-        foreach (var path in new[] { Resources, ConsoleLogs })
+        foreach (var path in new[] { Live, ConsoleLogs })
         {
             var file = path[4..];
             using var stream = typeof(DashboardScripts).Assembly.GetManifestResourceStream($"Kiln.Dashboard.{file}")

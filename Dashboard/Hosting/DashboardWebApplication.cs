@@ -23,6 +23,7 @@ namespace Kiln.Dashboard.Hosting;
 internal sealed class DashboardWebApplication : IAsyncDisposable
 {
     private readonly Dictionary<DashboardListener, ListenOptions> _listeners = [];
+    private readonly StorageFolderLock? _folderLock;
 
     private DashboardWebApplication(string[] args, IReadOnlyDictionary<string, string?>? settings)
     {
@@ -35,6 +36,8 @@ internal sealed class DashboardWebApplication : IAsyncDisposable
         }
 
         Options = DashboardOptions.Read(builder.Configuration);
+        // Before anything is read or written there: a second dashboard over the same folder stops here, with the reason.
+        _folderLock = Options.Run.StoragePath is { } storage ? StorageFolderLock.Acquire(storage) : null;
         // The listeners are configured here (cleartext: HTTP/2 only where gRPC needs it, h2c), ASPNETCORE_URLS among them.
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -90,7 +93,7 @@ internal sealed class DashboardWebApplication : IAsyncDisposable
         App.MapDashboardScripts();
         App.MapResourceEndpoints();
         App.MapSignalControls();
-        App.MapStructuredLogStream();
+        App.MapTelemetryPageStreams();
         // The pages (Components/Pages), server-rendered; the fallback policy lets in only a logged-in browser.
         App.MapRazorComponents<Kiln.Dashboard.Components.App>();
     }
@@ -164,7 +167,11 @@ internal sealed class DashboardWebApplication : IAsyncDisposable
         await App.WaitForShutdownAsync();
     }
 
-    public async ValueTask DisposeAsync() => await App.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await App.DisposeAsync();
+        _folderLock?.Dispose();
+    }
 
     private void Listen(KestrelServerOptions kestrel, DashboardListener listener, IPEndPoint endpoint, HttpProtocols protocols) =>
         kestrel.Listen(endpoint, options =>

@@ -1,4 +1,3 @@
-using Kiln.Dashboard.Configuration;
 using Kiln.Dashboard.Otlp.Proto.Collector.Logs;
 using Kiln.Dashboard.Otlp.Proto.Collector.Metrics;
 using Kiln.Dashboard.Otlp.Proto.Collector.Trace;
@@ -6,44 +5,26 @@ using Kiln.Dashboard.Otlp.Storage;
 
 namespace Kiln.Dashboard.Persistence;
 
-/// <summary>A past run as read back: every read of the store it wraps, and no way to add, pause or clear.</summary>
-internal sealed class ReadOnlyTelemetryStore(TelemetryRepository store) : ITelemetryStore
+/// <summary>A past run as read back: every read of the store it wraps, and no way to add, follow, pause or clear.</summary>
+internal sealed class ReadOnlyTelemetryStore(TelemetryRepository store) : ForwardingTelemetryStore(store)
 {
-    public TelemetryLimits Limits => store.Limits;
+    public override int AddTraces(ExportTraceServiceRequest request) => throw ReadOnly();
 
-    public int AddTraces(ExportTraceServiceRequest request) => throw ReadOnly();
+    public override int AddLogs(ExportLogsServiceRequest request) => throw ReadOnly();
 
-    public int AddLogs(ExportLogsServiceRequest request) => throw ReadOnly();
+    public override int AddMetrics(ExportMetricsServiceRequest request) => throw ReadOnly();
 
-    public int AddMetrics(ExportMetricsServiceRequest request) => throw ReadOnly();
+    public override IAsyncEnumerable<StoredSpan> WatchSpansAsync(SpanQuery query, CancellationToken cancellationToken) => throw ReadOnly();
 
-    public IReadOnlyList<TelemetryResource> GetResources() => store.GetResources();
+    public override IAsyncEnumerable<StoredLog> WatchLogsAsync(LogQuery query, CancellationToken cancellationToken) => throw ReadOnly();
 
-    public IReadOnlyList<TelemetryResource> FindResources(string nameOrDisplayName) => store.FindResources(nameOrDisplayName);
+    public override IAsyncEnumerable<TelemetryChange> WatchChangesAsync(TelemetrySignal signal, CancellationToken cancellationToken) => throw ReadOnly();
 
-    public IReadOnlyList<StoredSpan> GetSpans(SpanQuery query) => store.GetSpans(query);
+    public override bool IsPaused(TelemetrySignal signal) => false;
 
-    public IReadOnlyList<StoredTrace> GetTraces(TraceQuery query) => store.GetTraces(query);
+    public override void SetPaused(TelemetrySignal signal, bool paused) => throw ReadOnly();
 
-    public TracePage GetTracePage(TraceQuery query, int offset, int count) => store.GetTracePage(query, offset, count);
-
-    public StoredTrace? GetTrace(string traceId) => store.GetTrace(traceId);
-
-    public IReadOnlyList<StoredLog> GetLogs(LogQuery query) => store.GetLogs(query);
-
-    public IReadOnlyList<MetricInstrumentSnapshot> GetInstruments(TelemetryResource? resource = null) => store.GetInstruments(resource);
-
-    public IAsyncEnumerable<StoredSpan> WatchSpansAsync(SpanQuery query, CancellationToken cancellationToken) => throw ReadOnly();
-
-    public IAsyncEnumerable<StoredLog> WatchLogsAsync(LogQuery query, CancellationToken cancellationToken) => throw ReadOnly();
-
-    public TelemetryCounts GetCounts() => store.GetCounts();
-
-    public bool IsPaused(TelemetrySignal signal) => false;
-
-    public void SetPaused(TelemetrySignal signal, bool paused) => throw ReadOnly();
-
-    public void Clear(TelemetrySignal signal) => throw ReadOnly();
+    public override void Clear(TelemetrySignal signal) => throw ReadOnly();
 
     private static InvalidOperationException ReadOnly() => new("A past run is read-only: only the current run receives, streams, pauses and clears.");
 }

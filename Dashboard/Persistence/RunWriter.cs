@@ -17,15 +17,12 @@ namespace Kiln.Dashboard.Persistence;
 /// Writes the current run to its file behind the receivers' backs: they hand it what the in-memory store kept and go on
 /// (write-behind), and one background loop writes what has queued, a transaction per batch, then deletes what a bound
 /// pushes out (the same <see cref="TelemetryLimits"/>, oldest first). The queue is bounded by items
-/// (<see cref="Capacity"/>): when it is full a receiver refuses the export (<see cref="TryReserve"/> is false) and the
+/// (<see cref="Capacity"/>, <see cref="RunSettings.WriteQueueCapacity"/>): when it is full a receiver refuses the export (<see cref="TryReserve"/> is false) and the
 /// exporter retries later, so nothing acknowledged is dropped and nothing waits on the disk. A stop writes out what
 /// is queued before the file is closed.
 /// </summary>
 internal sealed class RunWriter : IAsyncDisposable
 {
-    /// <summary>Spans, log records, points and console lines queued at most (about two seconds of a flood at the rates measured).</summary>
-    public const int Capacity = 200_000;
-
     private const int BatchOperations = 64;
 
     private readonly SqliteConnection _connection;
@@ -39,12 +36,15 @@ internal sealed class RunWriter : IAsyncDisposable
     private readonly Dictionary<string, long> _consoleCounts = new(StringComparer.Ordinal);
     private long _traceCount, _logCount, _pointCount;
     private long _pending;
+    private long _refused;
     private Task? _loop;
 
     private readonly SqliteCommand _insertSpan, _insertTrace, _insertLog, _insertPoint, _insertConsole;
 
-    public RunWriter(SqliteConnection connection, TelemetryLimits limits, ILogger log)
+    public RunWriter(SqliteConnection connection, TelemetryLimits limits, ILogger log, int capacity = RunSettings.DefaultWriteQueueCapacity)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        Capacity = capacity;
         _connection = connection;
         _limits = limits;
         _log = log;
@@ -58,6 +58,12 @@ internal sealed class RunWriter : IAsyncDisposable
         LoadState();
     }
 
+    /// <summary>Spans, log records, points and console lines queued at most.</summary>
+    public int Capacity { get; }
+
+    /// <summary>How many exports found the queue full and were refused since the start (each is sent again by its exporter).</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
     /// <summary>Items queued and not yet written.</summary>
     public long Pending => Interlocked.Read(ref _pending);
 
@@ -69,6 +75,7 @@ internal sealed class RunWriter : IAsyncDisposable
         if (after > Capacity && after > items)
         {
             Interlocked.Add(ref _pending, -items);
+            Interlocked.Increment(ref _refused);
             return false;
         }
 
@@ -192,68 +199,50 @@ internal sealed class RunWriter : IAsyncDisposable
         transaction.Commit();
     }
 
-    private void WriteTraces(ExportTraceServiceRequest request, SqliteTransaction transaction)
-    {
-        foreach (var resourceSpans in request.ResourceSpans)
-        {
-            var resource = ResourceId(resourceSpans.Resource, TelemetrySignal.Traces, transaction);
-            foreach (var scopeSpans in resourceSpans.ScopeSpans)
+    private void WriteTraces(ExportTraceServiceRequest request, SqliteTransaction transaction) =>
+        ForEachItem(request.ResourceSpans, TelemetrySignal.Traces, transaction, r => (r.Resource, r.ScopeSpans), s => (s.Scope, s.Spans),
+            (resource, scope, span) =>
             {
-                var scope = ScopeId(scopeSpans.Scope, transaction);
-                foreach (var span in scopeSpans.Spans)
-                {
-                    var traceId = Convert.ToHexStringLower(span.TraceId.Span);
-                    _insertSpan.Parameters[0].Value = traceId;
-                    _insertSpan.Parameters[1].Value = resource;
-                    _insertSpan.Parameters[2].Value = scope;
-                    _insertSpan.Parameters[3].Value = span.ToByteArray();
-                    var spanRow = (long)_insertSpan.ExecuteScalar()!;
-                    _insertTrace.Parameters[0].Value = traceId;
-                    _insertTrace.Parameters[1].Value = spanRow;
-                    _traceCount += _insertTrace.ExecuteNonQuery();
-                }
-            }
-        }
-    }
+                var traceId = Convert.ToHexStringLower(span.TraceId.Span);
+                var spanRow = (long)With(_insertSpan, traceId, resource, scope, span.ToByteArray()).ExecuteScalar()!;
+                _traceCount += With(_insertTrace, traceId, spanRow).ExecuteNonQuery();
+            });
 
-    private void WriteLogs(ExportLogsServiceRequest request, SqliteTransaction transaction)
-    {
-        foreach (var resourceLogs in request.ResourceLogs)
-        {
-            var resource = ResourceId(resourceLogs.Resource, TelemetrySignal.Logs, transaction);
-            foreach (var scopeLogs in resourceLogs.ScopeLogs)
-            {
-                var scope = ScopeId(scopeLogs.Scope, transaction);
-                foreach (var record in scopeLogs.LogRecords)
-                {
-                    _insertLog.Parameters[0].Value = resource;
-                    _insertLog.Parameters[1].Value = scope;
-                    _insertLog.Parameters[2].Value = record.ToByteArray();
-                    _insertLog.ExecuteNonQuery();
-                    _logCount++;
-                }
-            }
-        }
-    }
+    private void WriteLogs(ExportLogsServiceRequest request, SqliteTransaction transaction) =>
+        ForEachItem(request.ResourceLogs, TelemetrySignal.Logs, transaction, r => (r.Resource, r.ScopeLogs), s => (s.Scope, s.LogRecords),
+            (resource, scope, record) => _logCount += With(_insertLog, resource, scope, record.ToByteArray()).ExecuteNonQuery());
 
-    private void WriteMetrics(ExportMetricsServiceRequest request, SqliteTransaction transaction)
-    {
-        foreach (var resourceMetrics in request.ResourceMetrics)
-        {
-            var resource = ResourceId(resourceMetrics.Resource, TelemetrySignal.Metrics, transaction);
-            foreach (var scopeMetrics in resourceMetrics.ScopeMetrics)
+    private void WriteMetrics(ExportMetricsServiceRequest request, SqliteTransaction transaction) =>
+        ForEachItem(request.ResourceMetrics, TelemetrySignal.Metrics, transaction, r => (r.Resource, r.ScopeMetrics), s => (s.Scope, s.Metrics),
+            (resource, scope, metric) =>
             {
-                var scope = ScopeId(scopeMetrics.Scope, transaction);
-                foreach (var metric in scopeMetrics.Metrics)
+                var instrument = InstrumentId(resource, scope, metric, transaction);
+                foreach (var point in MetricShell.Points(metric))
                 {
-                    var instrument = InstrumentId(resource, scope, metric, transaction);
-                    foreach (var point in MetricShell.Points(metric))
-                    {
-                        _insertPoint.Parameters[0].Value = instrument;
-                        _insertPoint.Parameters[1].Value = point.ToByteArray();
-                        _insertPoint.ExecuteNonQuery();
-                        _pointCount++;
-                    }
+                    _pointCount += With(_insertPoint, instrument, point.ToByteArray()).ExecuteNonQuery();
+                }
+            });
+
+    /// <summary>
+    /// Calls <paramref name="write"/> for each item of an export (span, log record, metric) with the row ids of its
+    /// resource and scope, which are added when new: the walk every OTLP export shares, resource → scope → items.
+    /// </summary>
+    private void ForEachItem<TResourceItems, TScopeItems, TItem>(IEnumerable<TResourceItems> byResource, TelemetrySignal signal, SqliteTransaction transaction,
+        Func<TResourceItems, (OtlpResource? Resource, IEnumerable<TScopeItems> Scopes)> resourceOf,
+        Func<TScopeItems, (InstrumentationScope? Scope, IEnumerable<TItem> Items)> scopeOf,
+        Action<long, long, TItem> write)
+    {
+        foreach (var resourceItems in byResource)
+        {
+            var (otlpResource, scopes) = resourceOf(resourceItems);
+            var resource = ResourceId(otlpResource, signal, transaction);
+            foreach (var scopeItems in scopes)
+            {
+                var (otlpScope, items) = scopeOf(scopeItems);
+                var scope = ScopeId(otlpScope, transaction);
+                foreach (var item in items)
+                {
+                    write(resource, scope, item);
                 }
             }
         }
@@ -263,16 +252,22 @@ internal sealed class RunWriter : IAsyncDisposable
     {
         foreach (var line in lines)
         {
-            _insertConsole.Parameters[4].Value = displayName;
-            _insertConsole.Parameters[0].Value = line.ResourceName;
-            _insertConsole.Parameters[1].Value = line.LineNumber;
-            _insertConsole.Parameters[2].Value = line.Content;
-            _insertConsole.Parameters[3].Value = line.IsError ? 1 : 0;
-            if (_insertConsole.ExecuteNonQuery() == 1)
+            if (With(_insertConsole, line.ResourceName, line.LineNumber, line.Content, line.IsError ? 1 : 0, displayName).ExecuteNonQuery() == 1)
             {
                 _consoleCounts[line.ResourceName] = _consoleCounts.GetValueOrDefault(line.ResourceName) + 1;
             }
         }
+    }
+
+    /// <summary>A prepared command with its parameters set, in the order they were declared.</summary>
+    private static SqliteCommand With(SqliteCommand command, params object?[] values)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            command.Parameters[i].Value = values[i] ?? DBNull.Value;
+        }
+
+        return command;
     }
 
     private void WriteClear(TelemetrySignal signal, SqliteTransaction transaction)
@@ -344,13 +339,8 @@ internal sealed class RunWriter : IAsyncDisposable
         var key = TelemetryResourceKey.Of(resource);
         if (!_resourceIds.TryGetValue(key, out var id))
         {
-            using var insert = Command("INSERT INTO resources (name, instance_id, data) VALUES ($name, $instance, $data) RETURNING id",
-                "$name", "$instance", "$data");
-            insert.Transaction = transaction;
-            insert.Parameters[0].Value = key.Name;
-            insert.Parameters[1].Value = (object?)key.InstanceId ?? DBNull.Value;
-            insert.Parameters[2].Value = resource.ToByteArray();
-            id = (long)insert.ExecuteScalar()!;
+            id = Insert(transaction, "INSERT INTO resources (name, instance_id, data) VALUES ($name, $instance, $data) RETURNING id",
+                ("$name", key.Name), ("$instance", key.InstanceId), ("$data", resource.ToByteArray()));
             _resourceIds.Add(key, id);
         }
 
@@ -369,10 +359,7 @@ internal sealed class RunWriter : IAsyncDisposable
         var key = Convert.ToBase64String(bytes);
         if (!_scopeIds.TryGetValue(key, out var id))
         {
-            using var insert = Command("INSERT INTO scopes (data) VALUES ($data) RETURNING id", "$data");
-            insert.Transaction = transaction;
-            insert.Parameters[0].Value = bytes;
-            id = (long)insert.ExecuteScalar()!;
+            id = Insert(transaction, "INSERT INTO scopes (data) VALUES ($data) RETURNING id", ("$data", bytes));
             _scopeIds.Add(key, id);
         }
 
@@ -383,14 +370,8 @@ internal sealed class RunWriter : IAsyncDisposable
     {
         if (!_instrumentIds.TryGetValue((resource, scope, metric.Name), out var id))
         {
-            using var insert = Command("INSERT INTO instruments (resource_id, scope_id, name, shell) VALUES ($resource, $scope, $name, $shell) RETURNING id",
-                "$resource", "$scope", "$name", "$shell");
-            insert.Transaction = transaction;
-            insert.Parameters[0].Value = resource;
-            insert.Parameters[1].Value = scope;
-            insert.Parameters[2].Value = metric.Name;
-            insert.Parameters[3].Value = MetricShell.Of(metric).ToByteArray();
-            id = (long)insert.ExecuteScalar()!;
+            id = Insert(transaction, "INSERT INTO instruments (resource_id, scope_id, name, shell) VALUES ($resource, $scope, $name, $shell) RETURNING id",
+                ("$resource", resource), ("$scope", scope), ("$name", metric.Name), ("$shell", MetricShell.Of(metric).ToByteArray()));
             _instrumentIds.Add((resource, scope, metric.Name), id);
         }
 
@@ -482,17 +463,30 @@ internal sealed class RunWriter : IAsyncDisposable
         return command;
     }
 
-    private void Execute(SqliteTransaction transaction, string sql, params (string Name, object Value)[] parameters)
+    private void Execute(SqliteTransaction transaction, string sql, params (string Name, object? Value)[] parameters)
     {
-        using var command = _connection.CreateCommand();
+        using var command = OneOff(transaction, sql, parameters);
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>Runs an <c>INSERT … RETURNING id</c>; the new row's id.</summary>
+    private long Insert(SqliteTransaction transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = OneOff(transaction, sql, parameters);
+        return (long)command.ExecuteScalar()!;
+    }
+
+    private SqliteCommand OneOff(SqliteTransaction transaction, string sql, (string Name, object? Value)[] parameters)
+    {
+        var command = _connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
-            command.Parameters.AddWithValue(name, value);
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
         }
 
-        command.ExecuteNonQuery();
+        return command;
     }
 }
 

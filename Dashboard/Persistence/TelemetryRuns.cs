@@ -143,6 +143,9 @@ internal sealed class TelemetryRuns : IAsyncDisposable
         }
     }
 
+    /// <summary>What is added to the name of a run file that could not be reopened: <c>{runId}.db.damaged</c>.</summary>
+    public const string DamagedSuffix = ".damaged";
+
     public static TelemetryRuns Open(RunSettings settings, TelemetryLimits limits, ILogger log, TimeProvider? time = null)
     {
         time ??= TimeProvider.System;
@@ -156,32 +159,48 @@ internal sealed class TelemetryRuns : IAsyncDisposable
         var folder = Path.Combine(storage, "runs");
         Directory.CreateDirectory(folder);
         var currentFile = RunDatabase.FileFor(folder, settings.RunId);
+        // Every file of a run counts among the kept ones: the readable runs by their start, and those that cannot be
+        // read (a file set aside as .damaged, or one that is not a run file) by when they were last written — so they
+        // too go, oldest first, rather than pile up for ever.
         var past = new List<(RunSummary Summary, string File)>();
-        foreach (var file in Directory.EnumerateFiles(folder, "*" + RunDatabase.Extension))
+        var held = new List<(DateTimeOffset When, string File, string What)>();
+        foreach (var file in Directory.EnumerateFiles(folder, "*" + RunDatabase.Extension).Concat(Directory.EnumerateFiles(folder, "*" + RunDatabase.Extension + DamagedSuffix)))
         {
             if (string.Equals(file, currentFile, StringComparison.Ordinal))
             {
                 continue;
             }
 
+            if (file.EndsWith(DamagedSuffix, StringComparison.Ordinal))
+            {
+                held.Add((File.GetLastWriteTimeUtc(file), file, "a damaged run file set aside"));
+                continue;
+            }
+
             try
             {
                 using var connection = RunDatabase.OpenForReading(file);
-                past.Add((RunReader.ReadSummary(connection), file));
+                var summary = RunReader.ReadSummary(connection);
+                past.Add((summary, file));
+                held.Add((summary.StartedAt, file, $"run {summary.RunId} (started {summary.StartedAt:O})"));
             }
             catch (Exception ex) when (ex is SqliteException or InvalidDataException or FormatException)
             {
                 log.LogWarning("Skipping {File}: it is not a readable run file ({Reason})", file, ex.Message);
+                held.Add((File.GetLastWriteTimeUtc(file), file, "an unreadable run file"));
             }
         }
 
         // The current run counts among the kept ones: the newest others fill the rest.
-        var ordered = past.OrderByDescending(p => p.Summary.StartedAt).ToList();
-        foreach (var (summary, file) in ordered.Skip(RunSettings.KeptRuns - 1))
+        var deleted = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (_, file, what) in held.OrderByDescending(h => h.When).Skip(RunSettings.KeptRuns - 1))
         {
             RunDatabase.Delete(file);
-            log.LogInformation("Deleted run {RunId} (started {StartedAt:O}): only the last {Kept} runs are kept", summary.RunId, summary.StartedAt, RunSettings.KeptRuns);
+            deleted.Add(file);
+            log.LogInformation("Deleted {What}, {File}: only the last {Kept} runs are kept", what, file, RunSettings.KeptRuns);
         }
+
+        var ordered = past.Where(p => !deleted.Contains(p.File)).OrderByDescending(p => p.Summary.StartedAt).ToList();
 
         var reopened = File.Exists(currentFile);
         SqliteConnection? writing = null;
@@ -198,7 +217,7 @@ internal sealed class TelemetryRuns : IAsyncDisposable
             // A damaged file must not keep the dashboard from starting (the AppHost would restart it for ever): it is set
             // aside, and the run goes on in a new file.
             writing?.Dispose();
-            var aside = currentFile + ".damaged";
+            var aside = currentFile + DamagedSuffix;
             log.LogError(ex, "Run {RunId}'s file could not be reopened; it is kept as {Aside} and the run starts afresh", settings.RunId, aside);
             File.Move(currentFile, aside, overwrite: true);
             File.Delete(currentFile + "-wal");
@@ -209,9 +228,9 @@ internal sealed class TelemetryRuns : IAsyncDisposable
             writing = RunDatabase.OpenForWriting(currentFile, settings.RunId, settings.StartedAt);
         }
 
-        var writer = new RunWriter(writing, limits, log);
+        var writer = new RunWriter(writing, limits, log, settings.WriteQueueCapacity);
         return new TelemetryRuns(settings, limits, new PersistentTelemetryStore(memory, writer), console, writer,
-            ordered.Take(RunSettings.KeptRuns - 1).Select(p => p.Summary), reopened, time, log);
+            ordered.Select(p => p.Summary), reopened, time, log);
     }
 
     public async ValueTask DisposeAsync()

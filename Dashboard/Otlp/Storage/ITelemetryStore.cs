@@ -65,6 +65,13 @@ internal interface ITelemetryStore
     /// <summary>Like <see cref="WatchSpansAsync"/>, for log records.</summary>
     IAsyncEnumerable<StoredLog> WatchLogsAsync(LogQuery query, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// What is stored of <paramref name="signal"/> from now on, as changes (nothing of what is stored already): a trace,
+    /// an instrument or a resource's logs that just received something. Bounded like the other watchers; a page that
+    /// follows it renders itself again rather than reading the items from it.
+    /// </summary>
+    IAsyncEnumerable<TelemetryChange> WatchChangesAsync(TelemetrySignal signal, CancellationToken cancellationToken);
+
     TelemetryCounts GetCounts();
 
     bool IsPaused(TelemetrySignal signal);

@@ -138,4 +138,12 @@ internal sealed record LogQuery(IReadOnlyCollection<string>? ResourceNames = nul
 }
 
 /// <summary>How much of each signal is held now, and how many resources have reported.</summary>
+/// <summary>
+/// That something of <paramref name="Signal"/> was just stored for <paramref name="Resource"/>: for traces
+/// <paramref name="Name"/> is the trace id (one change per trace an export touched), for metrics the instrument's name in
+/// meter <paramref name="Meter"/> (one change per instrument), for logs empty (one change per resource). What a live page
+/// follows to know when to show itself again.
+/// </summary>
+internal sealed record TelemetryChange(TelemetrySignal Signal, TelemetryResource Resource, string Name, string? Meter = null);
+
 internal sealed record TelemetryCounts(int Logs, int Traces, int Spans, int MetricPoints, int Instruments, int Resources);

@@ -36,6 +36,7 @@ internal sealed class TelemetryRepository(TelemetryLimits limits) : ITelemetrySt
 
     private readonly Watchers<StoredSpan> _spanWatchers = new();
     private readonly Watchers<StoredLog> _logWatchers = new();
+    private readonly Watchers<TelemetryChange> _changeWatchers = new();
 
     private volatile bool _tracesPaused;
     private volatile bool _logsPaused;
@@ -101,6 +102,7 @@ internal sealed class TelemetryRepository(TelemetryLimits limits) : ITelemetrySt
         }
 
         _spanWatchers.Publish(received);
+        PublishChanges(received, s => new TelemetryChange(TelemetrySignal.Traces, s.Resource, s.TraceId));
         return received.Count;
     }
 
@@ -139,6 +141,7 @@ internal sealed class TelemetryRepository(TelemetryLimits limits) : ITelemetrySt
         }
 
         _logWatchers.Publish(received);
+        PublishChanges(received, l => new TelemetryChange(TelemetrySignal.Logs, l.Resource, ""));
         return received.Count;
     }
 
@@ -151,6 +154,7 @@ internal sealed class TelemetryRepository(TelemetryLimits limits) : ITelemetrySt
         }
 
         var kept = 0;
+        var changed = new List<TelemetryChange>();
         foreach (var resourceMetrics in request.ResourceMetrics)
         {
             var resource = Resolve(resourceMetrics.Resource);
@@ -175,6 +179,8 @@ internal sealed class TelemetryRepository(TelemetryLimits limits) : ITelemetrySt
                             _pointOwners.Enqueue(instrument);
                             kept++;
                         }
+
+                        changed.Add(new TelemetryChange(TelemetrySignal.Metrics, resource, metric.Name, scope.Name));
                     }
                 }
 
@@ -186,7 +192,17 @@ internal sealed class TelemetryRepository(TelemetryLimits limits) : ITelemetrySt
             }
         }
 
+        PublishChanges(changed, c => c);
         return kept;
+    }
+
+    /// <summary>One change per distinct trace, instrument or resource of an export, and only while someone follows.</summary>
+    private void PublishChanges<T>(IReadOnlyList<T> stored, Func<T, TelemetryChange> change)
+    {
+        if (stored.Count > 0 && _changeWatchers.Any)
+        {
+            _changeWatchers.Publish([.. stored.Select(change).Distinct()]);
+        }
     }
 
     /// <summary>A metric's data points, each trimmed to the attribute limit (OTLP data points count no dropped attributes).</summary>
@@ -331,6 +347,9 @@ internal sealed class TelemetryRepository(TelemetryLimits limits) : ITelemetrySt
         ArgumentNullException.ThrowIfNull(query);
         return _logWatchers.WatchAsync(query.Selects, () => GetLogs(query), cancellationToken);
     }
+
+    public IAsyncEnumerable<TelemetryChange> WatchChangesAsync(TelemetrySignal signal, CancellationToken cancellationToken) =>
+        _changeWatchers.WatchAsync(c => c.Signal == signal, snapshot: null, cancellationToken);
 
     public TelemetryCounts GetCounts()
     {

@@ -41,8 +41,8 @@ internal sealed class Watchers<T> where T : class
         }
     }
 
-    /// <summary>What is stored now (<paramref name="snapshot"/>), then what arrives, each item once.</summary>
-    public async IAsyncEnumerable<T> WatchAsync(Func<T, bool> selects, Func<IReadOnlyList<T>> snapshot,
+    /// <summary>What is stored now (<paramref name="snapshot"/>; none when null), then what arrives, each item once.</summary>
+    public async IAsyncEnumerable<T> WatchAsync(Func<T, bool> selects, Func<IReadOnlyList<T>>? snapshot,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var channel = Channel.CreateBounded<T>(new BoundedChannelOptions(Capacity)
@@ -59,7 +59,7 @@ internal sealed class Watchers<T> where T : class
         try
         {
             // Registered before the snapshot is taken, so nothing falls between; what is in both is given once.
-            var initial = snapshot();
+            var initial = snapshot?.Invoke() ?? [];
             var seen = new HashSet<T>(initial, ReferenceEqualityComparer.Instance);
             foreach (var item in initial)
             {

@@ -31,7 +31,7 @@ public sealed partial class DashboardMemoryTests(ITestOutputHelper output)
         var otlpKey = DashboardOptions.NewKey();
         var apiKey = DashboardOptions.NewKey();
         var browserToken = DashboardOptions.NewKey();
-        var (process, frontend, otlpHttp) = await StartDashboardAsync(storage, otlpKey, apiKey, browserToken);
+        var (process, frontend, otlpHttp) = await DashboardProcess.StartAsync(storage, otlpKey, apiKey, browserToken);
         try
         {
             var atRest = ResidentBytes(process.Id);
@@ -98,7 +98,7 @@ public sealed partial class DashboardMemoryTests(ITestOutputHelper output)
             Assert.True(Median(pageTimes) < 2_000, $"the Traces page took {Median(pageTimes):0} ms");
             if (persisted)
             {
-                await ReadBackThePastRunAsync(api, storage, otlpKey, apiKey, browserToken);
+                await ReadBackThePastRunAsync(process, api, storage, otlpKey, apiKey, browserToken);
             }
         }
         finally
@@ -114,14 +114,16 @@ public sealed partial class DashboardMemoryTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// A second dashboard over the same folder (a new run): its RSS at rest, the first request for the flooded run by its
+    /// A second dashboard over the same folder (a new run), once the first has ended (one dashboard per folder): its RSS at rest, the first request for the flooded run by its
     /// runId (the run read from its file), and its RSS with that run loaded.
     /// </summary>
-    private async Task ReadBackThePastRunAsync(HttpClient firstApi, string storage, string otlpKey, string apiKey, string browserToken)
+    private async Task ReadBackThePastRunAsync(Process first, HttpClient firstApi, string storage, string otlpKey, string apiKey, string browserToken)
     {
         using var runs = JsonDocument.Parse(await firstApi.GetStringAsync("/api/runs"));
         var flooded = runs.RootElement[0].GetProperty("runId").GetString();
-        var (second, frontend, _) = await StartDashboardAsync(storage, otlpKey, apiKey, browserToken);
+        first.Kill(); // its writer's queue is empty (waited for above): the file holds the whole flood
+        await first.WaitForExitAsync();
+        var (second, frontend, _) = await DashboardProcess.StartAsync(storage, otlpKey, apiKey, browserToken);
         try
         {
             var atRest = ResidentBytes(second.Id);
@@ -148,23 +150,6 @@ public sealed partial class DashboardMemoryTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<(Process Process, Uri Frontend, Uri OtlpHttp)> StartDashboardAsync(string storage, string otlpKey, string apiKey, string browserToken)
-    {
-        var listening = new TaskCompletionSource<(Uri Frontend, Uri OtlpHttp)>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var process = await ParentBoundProcess.StartAsync("dotnet", ["exec", typeof(DashboardWebApplication).Assembly.Location,
-            "--ASPNETCORE_URLS=http://127.0.0.1:0", "--ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL=http://127.0.0.1:0",
-            "--ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL=http://127.0.0.1:0", $"--Dashboard:Otlp:PrimaryApiKey={otlpKey}",
-            $"--Dashboard:Api:PrimaryApiKey={apiKey}", $"--Dashboard:Frontend:BrowserToken={browserToken}", $"--Dashboard:Storage:Path={storage}"], line =>
-        {
-            if (Listening().Match(line) is { Success: true } match)
-            {
-                listening.TrySetResult((new Uri(match.Groups[1].Value), new Uri(match.Groups[2].Value)));
-            }
-        });
-        var (frontend, otlpHttp) = await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
-        return (process, frontend, otlpHttp);
-    }
-
     private static async Task<double> TimedPageAsync(HttpClient browser, string path)
     {
         var clock = Stopwatch.StartNew();
@@ -182,7 +167,4 @@ public sealed partial class DashboardMemoryTests(ITestOutputHelper output)
         var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
     }
-
-    [GeneratedRegex(@"Dashboard \(pages, API\) on (http://\S+?); OTLP/gRPC on \S+?; OTLP/HTTP on (http://\S+)")]
-    private static partial Regex Listening();
 }

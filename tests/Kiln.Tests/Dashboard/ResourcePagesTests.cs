@@ -63,7 +63,7 @@ public sealed class ResourcePagesTests : IAsyncLifetime
     public async Task The_pages_refuse_a_caller_without_the_login_cookie()
     {
         using var anonymous = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = _dashboard.App.FrontendUrl };
-        foreach (var path in new[] { "/", "/resources/web", "/consolelogs", "/consolelogs/resource/web", "/consolelogs/resource/web/stream", "/resources/events", "/js/resources.js" })
+        foreach (var path in new[] { "/", "/resources/web", "/consolelogs", "/consolelogs/resource/web", "/consolelogs/resource/web/stream", "/resources/events", "/js/live.js" })
         {
             using var response = await anonymous.GetAsync(path);
             Assert.True(response.StatusCode == HttpStatusCode.Redirect && response.Headers.Location!.PathAndQuery.StartsWith("/login", StringComparison.Ordinal),

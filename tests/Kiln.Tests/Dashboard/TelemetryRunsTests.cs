@@ -37,7 +37,7 @@ public sealed class TelemetryRunsTests : IDisposable
     {
         var export = OtlpMessages.Traces("api", [OtlpMessages.Span(OtlpMessages.TraceId(1), 0, "POST /api/v1/readings"), OtlpMessages.Span(OtlpMessages.TraceId(1), 1, "INSERT readings")]);
         var logs = TelemetryStoreTests.Logs("api", [1, 2, 3]);
-        var metrics = Gauge("api", "kiln.readings.accepted", 3);
+        var metrics = OtlpMessages.Gauge("api", "kiln.readings.accepted", 3);
         string firstRun;
         await using (var first = await StartAsync())
         {
@@ -154,7 +154,7 @@ public sealed class TelemetryRunsTests : IDisposable
             {
                 await dashboard.PostOtlpAsync("traces", OtlpMessages.Traces("api", Enumerable.Range(batch * 5, 5).Select(t => OtlpMessages.Span(OtlpMessages.TraceId(t), 0, $"trace {t}"))));
                 await dashboard.PostOtlpAsync("logs", TelemetryStoreTests.Logs("api", Enumerable.Range(batch * 5, 5)));
-                await dashboard.PostOtlpAsync("metrics", Gauge("api", "kiln.m", 5, offset: batch * 5));
+                await dashboard.PostOtlpAsync("metrics", OtlpMessages.Gauge("api", "kiln.m", 5, offset: batch * 5));
             }
         }
 
@@ -174,6 +174,38 @@ public sealed class TelemetryRunsTests : IDisposable
         var spans = await AssertDataAsync(api, $"/api/telemetry/spans?runId={runIds[^1]}", totalCount: 5);
         Assert.Equal(Enumerable.Range(15, 5).Select(t => $"trace {t}"), SpanNames(spans));
         await OtlpReceiverTests.AssertProblemAsync(await api.GetAsync($"/api/telemetry/spans?runId={runIds[0]}"), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Damaged_and_unreadable_run_files_count_among_the_kept_runs_and_go_oldest_first()
+    {
+        string pastRun;
+        await using (var first = await StartAsync())
+        {
+            pastRun = Runs(first).CurrentRunId;
+        }
+
+        // Ten files set aside as damaged (1 to 10 hours old) and one that is not a run file (half an hour old).
+        var runs = _storage.GetDirectories("runs").Single();
+        for (var hours = 1; hours <= 10; hours++)
+        {
+            var aside = Path.Combine(runs.FullName, $"aside-{hours}h.db{TelemetryRuns.DamagedSuffix}");
+            await File.WriteAllTextAsync(aside, "not a database");
+            File.SetLastWriteTimeUtc(aside, DateTime.UtcNow.AddHours(-hours));
+        }
+
+        var unreadable = Path.Combine(runs.FullName, "unreadable.db");
+        await File.WriteAllTextAsync(unreadable, "not a database, and long enough to be read as one: " + new string('x', 200));
+        File.SetLastWriteTimeUtc(unreadable, DateTime.UtcNow.AddMinutes(-30));
+
+        // Ten kept: the new run, the past run, the unreadable file and the seven newest damaged ones.
+        await using var dashboard = await StartAsync();
+        Assert.True(File.Exists(unreadable));
+        Assert.Equal(Enumerable.Range(1, 7).Select(h => $"aside-{h}h.db{TelemetryRuns.DamagedSuffix}"),
+            runs.GetFiles("*" + TelemetryRuns.DamagedSuffix).Select(f => f.Name).Order(StringComparer.Ordinal).OrderBy(n => n.Length));
+        using var api = dashboard.ApiClient();
+        using var listed = JsonDocument.Parse(await api.GetStringAsync("/api/runs"));
+        Assert.Equal([Runs(dashboard).CurrentRunId, pastRun], listed.RootElement.EnumerateArray().Select(r => r.GetProperty("runId").GetString()));
     }
 
     [Fact]
@@ -252,7 +284,7 @@ public sealed class TelemetryRunsTests : IDisposable
     {
         await using var dashboard = await StartAsync();
         var writer = Runs(dashboard).Writer!;
-        writer.Reserve(RunWriter.Capacity); // as if that much were queued
+        writer.Reserve(writer.Capacity); // as if that much were queued
         using (var refused = await dashboard.PostOtlpAsync("traces", OtlpMessages.Traces("api", [OtlpMessages.Span(OtlpMessages.TraceId(1), 0, "refused")])))
         {
             await OtlpReceiverTests.AssertProblemAsync(refused, HttpStatusCode.ServiceUnavailable);
@@ -260,7 +292,7 @@ public sealed class TelemetryRunsTests : IDisposable
         }
 
         Assert.Equal(0, dashboard.App.Store.GetCounts().Spans);
-        writer.Release(RunWriter.Capacity);
+        writer.Release(writer.Capacity);
         Assert.Equal(HttpStatusCode.OK, (await dashboard.PostOtlpAsync("traces", OtlpMessages.Traces("api", [OtlpMessages.Span(OtlpMessages.TraceId(1), 0, "kept")]))).StatusCode);
         Assert.Equal(1, dashboard.App.Store.GetCounts().Spans);
     }
@@ -336,14 +368,6 @@ public sealed class TelemetryRunsTests : IDisposable
         var lines = json.RootElement.GetProperty("logs").EnumerateArray().Select(l => new ConsoleLine(l.GetProperty("resourceName").GetString()!,
             l.GetProperty("lineNumber").GetInt64(), l.GetProperty("content").GetString()!, l.GetProperty("isError").GetBoolean())).ToList();
         return (json.RootElement.GetProperty("totalCount").GetInt32(), lines);
-    }
-
-    private static ExportMetricsServiceRequest Gauge(string service, string name, int points, int offset = 0)
-    {
-        var gauge = new Gauge();
-        gauge.DataPoints.AddRange(Enumerable.Range(offset, points).Select(t => new NumberDataPoint { TimeUnixNano = (ulong)t + 1, AsDouble = t }));
-        var scope = new ScopeMetrics { Scope = new InstrumentationScope { Name = "Kiln.Tests" }, Metrics = { new Metric { Name = name, Unit = "{reading}", Gauge = gauge } } };
-        return new ExportMetricsServiceRequest { ResourceMetrics = { new ResourceMetrics { Resource = OtlpMessages.Resource(service, "abcdefgh"), ScopeMetrics = { scope } } } };
     }
 
     private static async Task<WebApplication> ServeAsync(ConsoleScript script)

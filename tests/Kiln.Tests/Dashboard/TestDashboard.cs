@@ -2,8 +2,10 @@ using System.Net.Http.Headers;
 using Google.Protobuf;
 using Kiln.Dashboard.Configuration;
 using Kiln.Dashboard.Hosting;
+using Kiln.Dashboard.Otlp.Proto.Collector.Metrics;
 using Kiln.Dashboard.Otlp.Proto.Collector.Trace;
 using Kiln.Dashboard.Otlp.Proto.Common;
+using Kiln.Dashboard.Otlp.Proto.Metrics;
 using Kiln.Dashboard.Otlp.Proto.Resource;
 using Kiln.Dashboard.Otlp.Proto.Trace;
 
@@ -131,5 +133,14 @@ internal static class OtlpMessages
         var request = new ExportTraceServiceRequest();
         request.ResourceSpans.Add(resourceSpans);
         return request;
+    }
+
+    /// <summary>One export of a gauge of <paramref name="points"/> points (value = time = offset, offset + 1, …) from one service.</summary>
+    public static ExportMetricsServiceRequest Gauge(string service, string name, int points, int offset = 0)
+    {
+        var gauge = new Gauge();
+        gauge.DataPoints.AddRange(Enumerable.Range(offset, points).Select(t => new NumberDataPoint { TimeUnixNano = (ulong)t + 1, AsDouble = t }));
+        var scope = new ScopeMetrics { Scope = new InstrumentationScope { Name = "Kiln.Tests" }, Metrics = { new Metric { Name = name, Unit = "{reading}", Gauge = gauge } } };
+        return new ExportMetricsServiceRequest { ResourceMetrics = { new ResourceMetrics { Resource = Resource(service, "abcdefgh"), ScopeMetrics = { scope } } } };
     }
 }

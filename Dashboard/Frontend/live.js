@@ -1,9 +1,12 @@
-// Keeps a resources page current without a reload: the dashboard sends an event on every change the AppHost reports
-// (/resources/events), and the page's live region ([data-live]) is fetched again and swapped in. Focus stays on the
-// control that had it (by id), so a keyboard user is not thrown back to the top.
+// Keeps a page's live region ([data-live]) current without a reload: the server sends an event on every change the
+// page shows (its stream is [data-events]: /resources/events, /traces/stream?…, /metrics/stream?…), and the region is
+// fetched again from the page's own URL (its filters and page number included) and swapped in. Fetches never overlap:
+// events that arrive during one are answered by one more. Focus stays on the control that had it (by id), so a
+// keyboard user is not thrown back to the top. A region without [data-events] (a past run) stays as it is.
 (() => {
   const region = document.querySelector('[data-live]');
-  if (!region) return;
+  const url = region?.dataset.events;
+  if (!url || !window.EventSource) return;
   const state = document.getElementById('live-state');
   let busy = false;
   let again = false;
@@ -30,7 +33,7 @@
     }
   }
 
-  const events = new EventSource('/resources/events');
+  const events = new EventSource(url);
   events.onopen = () => { if (state) state.textContent = 'live'; };
   events.onerror = () => { if (state) state.textContent = 'reconnecting…'; };
   // The first event too: something may have changed between this page's rendering and the stream's opening.
