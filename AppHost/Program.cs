@@ -10,8 +10,11 @@ var builder = DistributedApplicationBuilder.CreateBuilder(args);
 var postgres = builder.AddPostgres("pg");
 var db = postgres.AddDatabase(Resources.Database);
 var cache = builder.AddRedis(Resources.Cache);
+// Six partitions: the development broker finds a fetch's offset by walking the partition's record batches from the
+// oldest and answers one batch per partition per fetch, so more partitions mean more, smaller batches to walk, on the
+// one thread that also acknowledges every produce. At 50,000 readings/s the Api's p99 was 526 ms with 24, 101 ms with 6.
 var kafka = builder.AddKafka(Resources.Kafka)
-    .WithTopic(Topics.Readings, partitions: 24)
+    .WithTopic(Topics.Readings, partitions: 6)
     .WithTopic(Topics.ReadingsDeadLetter, partitions: 6)
     .WithTopic(Topics.Alerts, partitions: 1);
 
