@@ -100,12 +100,9 @@ internal static class TelemetryPageStreams
     /// </summary>
     private static async Task Events(HttpContext context, Func<CancellationToken, IAsyncEnumerable<SseItem<string>>> events)
     {
-        var stopping = context.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
-        using var end = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
+        using var end = EventStreams.EndOf(context);
+        EventStreams.Start(context);
         var response = context.Response;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        response.Headers["X-Accel-Buffering"] = "no";
         try
         {
             await response.Body.FlushAsync(end.Token);

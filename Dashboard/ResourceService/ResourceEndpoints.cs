@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Grpc.Core;
+using Kiln.Dashboard.Frontend;
 using Microsoft.AspNetCore.Antiforgery;
 
 namespace Kiln.Dashboard.ResourceService;
@@ -41,8 +42,8 @@ internal static class ResourceEndpoints
 
         endpoints.MapGet("/resources/events", async (HttpContext context, ResourceCatalog catalog) =>
         {
-            StartEventStream(context);
-            using var end = EndOfStream(context);
+            EventStreams.Start(context);
+            using var end = EventStreams.EndOf(context);
             var token = end.Token;
             try
             {
@@ -62,7 +63,7 @@ internal static class ResourceEndpoints
 
         endpoints.MapGet("/consolelogs/resource/{name}/stream", async (HttpContext context, string name, ResourceCatalog catalog) =>
         {
-            using var end = EndOfStream(context);
+            using var end = EventStreams.EndOf(context);
             var token = end.Token;
             await using var lines = catalog.WatchConsoleLogsAsync(name, token).GetAsyncEnumerator(token);
             var started = false;
@@ -72,7 +73,7 @@ internal static class ResourceEndpoints
                 {
                     if (!started)
                     {
-                        StartEventStream(context);
+                        EventStreams.Start(context);
                         started = true;
                     }
 
@@ -103,22 +104,11 @@ internal static class ResourceEndpoints
             if (!started)
             {
                 // A dashboard without an AppHost has no console logs: the stream ends at once, and says why.
-                StartEventStream(context);
+                EventStreams.Start(context);
                 await context.Response.WriteAsync("event: ended\ndata: \"This dashboard is not connected to an AppHost.\"\n\n", token);
             }
         });
         return endpoints;
-    }
-
-    /// <summary>A stream ends when its page closes, or when the dashboard stops: an open page must not hold the stop.</summary>
-    private static CancellationTokenSource EndOfStream(HttpContext context) => CancellationTokenSource.CreateLinkedTokenSource(
-        context.RequestAborted, context.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
-
-    private static void StartEventStream(HttpContext context)
-    {
-        context.Response.ContentType = "text/event-stream";
-        context.Response.Headers.CacheControl = "no-cache";
-        context.Response.Headers["X-Accel-Buffering"] = "no";
     }
 }
 
