@@ -76,12 +76,7 @@ public sealed class ApiKeyCacheTests(RedisServerFixture redis, PostgresServerFix
         Assert.NotNull(await replica.FindAsync(secret, CancellationToken.None));
 
         // A lock makes every lookup hang, as a frozen or overloaded database does.
-        await using var blocker = await _database.OpenConnectionAsync();
-        await using var transaction = await blocker.BeginTransactionAsync();
-        await using (var lockTable = new NpgsqlCommand("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE", blocker, transaction))
-        {
-            await lockTable.ExecuteNonQueryAsync();
-        }
+        await using var apiKeys = await LockApiKeysAsync();
 
         _clock.Advance(ApiKeyCache.CacheFor);
         var clock = Stopwatch.StartNew();
@@ -96,7 +91,7 @@ public sealed class ApiKeyCacheTests(RedisServerFixture redis, PostgresServerFix
         // Not for ever: a replica that missed a revocation must not accept the key through an outage of any length.
         _clock.Advance(ApiKeyCache.UsableWhileUnreachable);
         await Assert.ThrowsAsync<TimeoutException>(() => replica.FindAsync(secret, CancellationToken.None));
-        await transaction.RollbackAsync();
+        await apiKeys.ReleaseAsync();
     }
 
     [Fact]
@@ -109,12 +104,7 @@ public sealed class ApiKeyCacheTests(RedisServerFixture redis, PostgresServerFix
         Assert.NotNull(await replica.FindAsync(secret, CancellationToken.None));
 
         // Lookups hang on the lock, so every one started meanwhile waits in pg_stat_activity until the rollback.
-        await using var blocker = await _database.OpenConnectionAsync();
-        await using var transaction = await blocker.BeginTransactionAsync();
-        await using (var lockTable = new NpgsqlCommand("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE", blocker, transaction))
-        {
-            await lockTable.ExecuteNonQueryAsync();
-        }
+        await using var apiKeys = await LockApiKeysAsync();
 
         _clock.Advance(ApiKeyCache.CacheFor);
         var requests = Enumerable.Range(0, 32).Select(_ => replica.FindAsync(secret, CancellationToken.None)).ToList();
@@ -123,8 +113,32 @@ public sealed class ApiKeyCacheTests(RedisServerFixture redis, PostgresServerFix
         Assert.Equal(1, await WaitingLookupsAsync(observer));
         Assert.All(requests, request => Assert.False(request.IsCompleted));
 
-        await transaction.RollbackAsync();
+        await apiKeys.ReleaseAsync();
         Assert.All(await Task.WhenAll(requests), grant => Assert.Equal(key.Id, grant?.Id));
+    }
+
+    /// <summary>Holds an exclusive lock on api_keys until released: every key lookup hangs meanwhile, as on a frozen database.</summary>
+    private async Task<ApiKeysLock> LockApiKeysAsync()
+    {
+        var connection = await _database.OpenConnectionAsync();
+        var transaction = await connection.BeginTransactionAsync();
+        await using (var lockTable = new NpgsqlCommand("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE", connection, transaction))
+        {
+            await lockTable.ExecuteNonQueryAsync();
+        }
+
+        return new ApiKeysLock(connection, transaction);
+    }
+
+    private sealed class ApiKeysLock(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
+    {
+        public Task ReleaseAsync() => transaction.RollbackAsync();
+
+        public async ValueTask DisposeAsync()
+        {
+            await transaction.DisposeAsync();
+            await connection.DisposeAsync();
+        }
     }
 
     private static async Task<long> WaitingLookupsAsync(NpgsqlDataSource observer)
