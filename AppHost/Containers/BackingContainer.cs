@@ -81,10 +81,21 @@ internal sealed class BackingContainer(string resource, string defaultImage)
         return engine.Spec(arguments, options.StopSignal);
     }
 
-    /// <summary>After the supervised <c>run</c> ended: makes sure no container of this resource remains.</summary>
-    public static async Task RemoveAsync(ContainerEngine engine, string resource)
+    /// <summary>
+    /// Stops a backing resource's supervised process; when it ran as a container (<paramref name="engine"/> is set only
+    /// then), makes sure no container of the resource remains after the <c>run</c> ended.
+    /// </summary>
+    public static async Task StopAsync(SupervisedProcess? process, ContainerEngine? engine, string resource)
     {
-        await engine.RunAsync(["rm", "-f", engine.ContainerName(resource)], TimeSpan.FromSeconds(60), CancellationToken.None);
+        if (process is not null)
+        {
+            await process.StopAsync();
+        }
+
+        if (engine is not null)
+        {
+            await engine.RunAsync(["rm", "-f", engine.ContainerName(resource)], TimeSpan.FromSeconds(60), CancellationToken.None);
+        }
     }
 }
 

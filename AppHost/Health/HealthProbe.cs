@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Npgsql;
 using StackExchange.Redis;
 
 namespace Kiln.AppHost.Health;
@@ -46,6 +47,22 @@ internal static class HealthProbe
                 return null;
             }
             catch (SocketException ex)
+            {
+                return ex.Message;
+            }
+        }, cancellationToken);
+
+    /// <summary>Polls until PostgreSQL accepts a connection with <paramref name="connectionString"/> (unpooled, with a short timeout).</summary>
+    public static Task WaitForPostgresAsync(string resource, string connectionString, Task<int> exited, TimeSpan deadline, CancellationToken cancellationToken) =>
+        PollAsync(resource, exited, deadline, async probe =>
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(connectionString);
+                await connection.OpenAsync(probe);
+                return null;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
             {
                 return ex.Message;
             }

@@ -131,15 +131,7 @@ internal sealed class KafkaResource(string name) : Resource(name), IResourceWith
     internal override async Task StopAsync()
     {
         _forwarder?.ForwardTo(0);
-        if (_process is { } process)
-        {
-            await process.StopAsync();
-        }
-
-        if (Mode == ResourceMode.Container && _engine is { } engine)
-        {
-            await BackingContainer.RemoveAsync(engine, Name);
-        }
+        await BackingContainer.StopAsync(_process, _engine, Name);
     }
 
     /// <summary>The forwarder outlives a stopped broker, which may be started again behind it; it ends with the AppHost.</summary>

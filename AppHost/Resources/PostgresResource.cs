@@ -19,6 +19,7 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
 {
     private const string SuperUser = "postgres";
     private SupervisedProcess? _process;
+    private ContainerEngine? _engine; // set only in container mode
     private string? _existingConnectionString;
     private string? _databasePassword;
 
@@ -167,27 +168,13 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
             async (process, ct) =>
             {
                 // A first start creates the cluster (initdb) before the server listens; a loaded machine may take a while.
-                await HealthProbe.PollAsync(Name, process.Exited, TimeSpan.FromSeconds(120), async probe =>
-                {
-                    try
-                    {
-                        await using var connection = new NpgsqlConnection(superuser);
-                        await connection.OpenAsync(probe);
-                        return null;
-                    }
-                    catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
-                    {
-                        return ex.Message;
-                    }
-                }, ct);
+                await HealthProbe.WaitForPostgresAsync(Name, superuser, process.Exited, TimeSpan.FromSeconds(120), ct);
                 await CreateDatabasesAsync(superuser, ct);
                 await GiveDatabasesToOwnersAsync(superuser, ct);
             },
             stopGrace: TimeSpan.FromSeconds(15));
         await _process.StartAsync(cancellationToken);
     }
-
-    private ContainerEngine? _engine;
 
     /// <summary>The postmaster's process id while it runs.</summary>
     public int? Pid => _process?.Pid;
@@ -198,19 +185,7 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
         // each start, so data kept across runs always matches the current secret.
         // Unpooled: a pooled connection would outlive a restart of the server and fail on first use.
         var local = new NpgsqlConnectionStringBuilder { Host = socketDir, Port = Port, Username = SuperUser, Database = "postgres", Timeout = 3, Pooling = false }.ConnectionString;
-        await HealthProbe.PollAsync(Name, process.Exited, TimeSpan.FromSeconds(60), async ct =>
-        {
-            try
-            {
-                await using var connection = new NpgsqlConnection(local);
-                await connection.OpenAsync(ct);
-                return null;
-            }
-            catch (Exception ex) when (ex is NpgsqlException or IOException)
-            {
-                return ex.Message;
-            }
-        }, cancellationToken);
+        await HealthProbe.WaitForPostgresAsync(Name, local, process.Exited, TimeSpan.FromSeconds(60), cancellationToken);
 
         await using (var connection = new NpgsqlConnection(local))
         {
@@ -224,18 +199,7 @@ internal sealed class PostgresServerResource(string name) : Resource(name)
         await GiveDatabasesToOwnersAsync(local, cancellationToken);
     }
 
-    internal override async Task StopAsync()
-    {
-        if (_process is { } process)
-        {
-            await process.StopAsync();
-        }
-
-        if (Mode == ResourceMode.Container && _engine is { } engine)
-        {
-            await BackingContainer.RemoveAsync(engine, Name);
-        }
-    }
+    internal override Task StopAsync() => BackingContainer.StopAsync(_process, _engine, Name);
 
     internal override object? DescribeEndpoint() => Mode == ResourceMode.Existing ? null : new { endpoint = $"127.0.0.1:{Port}" };
 

@@ -132,18 +132,7 @@ internal sealed class RedisResource(string name) : Resource(name), IResourceWith
     /// <summary>The server's process id while it runs.</summary>
     public int? Pid => _process?.Pid;
 
-    internal override async Task StopAsync()
-    {
-        if (_process is { } process)
-        {
-            await process.StopAsync();
-        }
-
-        if (Mode == ResourceMode.Container && _engine is { } engine)
-        {
-            await BackingContainer.RemoveAsync(engine, Name);
-        }
-    }
+    internal override Task StopAsync() => BackingContainer.StopAsync(_process, _engine, Name);
 
     internal override object? DescribeEndpoint() => _existing is null ? new { endpoint = $"127.0.0.1:{Port}" } : null;
 
